@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+DATA := data/mnist.npz
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
+
+.PHONY: setup data browser run test test-fast lint bench
+
+setup: $(INSTALLED)
+
+$(INSTALLED): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# MNIST, fetched once (offline copy included) and cached in data/ (git-ignored).
+data: $(DATA)
+
+$(DATA): | $(INSTALLED)
+	$(PY) -m mnist_core.data
+
+# Debian's Chromium for the browser tests; Playwright drives it (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium; }
+
+run: setup data
+	$(PY) -m streamlit run streamlit_app.py
+
+test: setup data browser
+	$(PY) -m pytest
+
+# Everything but the real-browser tests.
+test-fast: setup data
+	$(PY) -m pytest -m "not e2e"
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: setup data browser
+	for script in bench/*.py; do $(PY) $$script || exit 1; done

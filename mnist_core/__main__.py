@@ -1,0 +1,228 @@
+"""The command line: `python -m mnist_core train | evaluate | predict`.
+
+TensorFlow is imported only by the commands that need it, so `--help` answers at once.
+Errors print one line and exit with status 2; `--json` ends the output with one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mnist_core.config import BOUNDS, ConfigError, TrainConfig
+
+DEFAULT_CHARTS_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "charts"
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from mnist_core.data import DataError
+    from mnist_core.preprocess import ImageError
+    from mnist_core.store import ModelFileError
+
+    try:
+        return args.command(args)
+    except (CliError, ConfigError, DataError, ModelFileError, ImageError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_core", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model, evaluate it on the test set, save it")
+    train.set_defaults(command=_train)
+    train.add_argument("--arch", choices=("mlp", "cnn"), default=defaults.architecture)
+    for option, field, kind in (
+        ("--epochs", "epochs", int),
+        ("--batch-size", "batch_size", int),
+        ("--hidden-units", "hidden_units", int),
+        ("--dropout", "dropout", float),
+        ("--learning-rate", "learning_rate", float),
+        ("--validation-size", "validation_size", int),
+        ("--seed", "seed", int),
+    ):
+        low, high = BOUNDS[field]
+        train.add_argument(
+            option,
+            type=kind,
+            default=getattr(defaults, field),
+            help=f"{low}..{high}, default %(default)s",
+        )
+    train.add_argument("--data", help="MNIST as a Keras .npz or a folder of IDX files")
+    train.add_argument("--out", help="where to save the model (.h5); default: the models folder")
+    train.add_argument("--json", action="store_true", help="end with one JSON line of results")
+
+    evaluate = commands.add_parser("evaluate", help="score a saved model and draw its charts")
+    evaluate.set_defaults(command=_evaluate)
+    evaluate.add_argument("model", help="a saved model's name or a .h5 path")
+    evaluate.add_argument("--data", help="MNIST as a Keras .npz or a folder of IDX files")
+    evaluate.add_argument(
+        "--charts", help=f"folder for the PNG charts (default {DEFAULT_CHARTS_DIR}/NAME)"
+    )
+    evaluate.add_argument("--json", action="store_true", help="end with one JSON line of results")
+
+    predict = commands.add_parser("predict", help="read the digit in image files")
+    predict.set_defaults(command=_predict)
+    predict.add_argument("model", help="a saved model's name or a .h5 path")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    return parser
+
+
+def _train(args) -> int:
+    config = TrainConfig(
+        architecture=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+        hidden_units=args.hidden_units, dropout=args.dropout, learning_rate=args.learning_rate,
+        validation_size=args.validation_size, seed=args.seed,
+    )  # fmt: skip
+    name, directory = None, None
+    if args.out:
+        out = Path(args.out)
+        if out.suffix != ".h5":
+            raise CliError(f"--out must name a .h5 file, not {args.out}")
+        name, directory = out.stem, out.parent
+    from mnist_core.data import prepare_mnist  # after the checks: bad options fail at once
+    from mnist_core.workflow import train_evaluate_save
+
+    mnist = prepare_mnist(args.data, on_progress=_say)
+    _say(f"data: {mnist.source}; training {config}")
+    result, saved = train_evaluate_save(
+        config, mnist, name=name, models_dir=directory, on_progress=_ProgressPrinter()
+    )
+    evaluation = saved.record["evaluation"]
+    stopped = " (stopped early)" if result.stopped_early else ""
+    print(
+        f"test accuracy {evaluation['accuracy']:.4f}  test loss {evaluation['loss']:.4f}{stopped}"
+    )
+    print(f"fit {result.fit_seconds:.1f} s; saved {saved.path}")
+    if args.json:
+        print(json.dumps({
+            "test_accuracy": evaluation["accuracy"],
+            "test_loss": evaluation["loss"],
+            "fit_seconds": result.fit_seconds,
+            "epochs_run": result.epochs_run,
+            "stopped_early": result.stopped_early,
+            "model_path": str(saved.path),
+            "model_name": saved.name,
+        }))  # fmt: skip
+    return 0
+
+
+def _evaluate(args) -> int:
+    from mnist_core import plots
+    from mnist_core.data import prepare_mnist
+    from mnist_core.evaluate import evaluate
+    from mnist_core.store import load_model
+
+    path, history = _resolve_model(args.model)
+    model = load_model(path)
+    x_test, y_test = prepare_mnist(args.data, on_progress=_say).test
+    evaluation = evaluate(model, x_test, y_test)
+    print(f"{path.stem}: test accuracy {evaluation.accuracy:.4f}  test loss {evaluation.loss:.4f}"
+          f"  ({evaluation.count} images)")  # fmt: skip
+    print(f"{'digit':>5} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}")
+    for digit, row in evaluation.report.items():
+        scores = f"{row['precision']:9.4f} {row['recall']:7.4f} {row['f1']:7.4f}"
+        print(f"{digit:>5} {scores} {row['support']:8d}")
+
+    charts = Path(args.charts) if args.charts else DEFAULT_CHARTS_DIR / path.stem
+    charts.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "confusion_matrix.png": plots.confusion_heatmap(evaluation.confusion),
+        "mistakes.png": plots.digit_gallery(
+            [m.image for m in evaluation.mistakes[:40]],
+            [f"{m.label}→{m.predicted} {m.confidence:.0%}" for m in evaluation.mistakes[:40]],
+        ),
+    }
+    if history:
+        figures["learning_curves.png"] = plots.learning_curves(history)
+    for file_name, figure in figures.items():
+        figure.savefig(charts / file_name, dpi=110)
+    print(f"charts: {', '.join(str(charts / f) for f in figures)}")
+    if args.json:
+        print(json.dumps({
+            "model_path": str(path),
+            "test_accuracy": evaluation.accuracy,
+            "test_loss": evaluation.loss,
+            "per_class": evaluation.report,
+            "charts": [str(charts / f) for f in figures],
+        }))  # fmt: skip
+    return 0
+
+
+def _predict(args) -> int:
+    from mnist_core.classify import Classifier
+    from mnist_core.preprocess import ImageError, load_image, to_mnist
+
+    path, _ = _resolve_model(args.model)
+    classifier = Classifier.load(path)
+    answers, failures = [], 0
+    for file_name in args.images:
+        try:
+            probabilities = classifier.probabilities(to_mnist(load_image(file_name)))
+        except (ImageError, OSError) as error:
+            print(f"{file_name}: error: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        digit = int(probabilities.argmax())
+        print(f"{file_name}: {digit} ({probabilities[digit]:.1%})")
+        answers.append({"file": file_name, "digit": digit, "probabilities": probabilities.tolist()})
+    if args.json:
+        print(json.dumps({"model_path": str(path), "predictions": answers}))
+    return 2 if failures else 0
+
+
+def _resolve_model(name_or_path: str) -> tuple[Path, dict | None]:
+    """A model argument as a path, with its saved history when it has a sidecar."""
+    from mnist_core.store import find_model
+
+    path = Path(name_or_path)
+    if path.suffix == ".h5" or path.exists():
+        if not path.is_file():
+            raise CliError(f"no model file at {path}")
+        sidecar = path.with_suffix(".json")
+        history = json.loads(sidecar.read_text()).get("history") if sidecar.is_file() else None
+        return path, history
+    saved = find_model(name_or_path)
+    return saved.path, saved.record.get("history")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _ProgressPrinter:
+    """Prints one line per epoch, and a live batch counter when stderr is a terminal."""
+
+    def __init__(self):
+        self.live = sys.stderr.isatty()
+
+    def __call__(self, progress) -> None:
+        if progress.kind == "batch" and self.live:
+            batch = f"batch {progress.batch}/{progress.batches}"
+            print(f"\repoch {progress.epoch}/{progress.epochs}  {batch}", end="", file=sys.stderr)
+        elif progress.kind == "epoch":
+            metrics = "  ".join(f"{k} {v:.4f}" for k, v in progress.metrics.items())
+            left = progress.seconds_left or 0
+            timing = f"({progress.elapsed:.1f} s, ~{left:.0f} s left)"
+            print(
+                f"\repoch {progress.epoch}/{progress.epochs}  {metrics}  {timing}", file=sys.stderr
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

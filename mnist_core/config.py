@@ -1,0 +1,66 @@
+"""Hyperparameters of a training run: one frozen, validated dataclass.
+
+The defaults are the reference model (DEVELOPERS.md); every other module reads them
+from here, so there is one source of truth for "the reference settings".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+ARCHITECTURES = ("mlp", "cnn")
+
+# (low, high) inclusive bounds for the numeric fields; the UI and CLI show these.
+BOUNDS = {
+    "epochs": (1, 200),
+    "batch_size": (1, 4096),
+    "hidden_units": (1, 4096),
+    "dropout": (0.0, 0.9),
+    "learning_rate": (1e-6, 1.0),
+    "validation_size": (0, 30000),
+    "seed": (0, 2**31 - 1),
+}
+
+
+class ConfigError(ValueError):
+    """A hyperparameter is out of range or of the wrong kind; the message says which."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how. Defaults reproduce the reference MLP exactly."""
+
+    architecture: str = "mlp"
+    epochs: int = 10
+    batch_size: int = 32
+    hidden_units: int = 128
+    dropout: float = 0.2
+    learning_rate: float = 0.001  # Keras' Adam default
+    validation_size: int = 10_000  # the last N training images
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ConfigError(
+                f"architecture must be one of {', '.join(ARCHITECTURES)}, not {self.architecture!r}"
+            )
+        for name, (low, high) in BOUNDS.items():
+            value = getattr(self, name)
+            is_int_field = isinstance(low, int)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} must be a number, not {value!r}")
+            if is_int_field and value != int(value):
+                raise ConfigError(f"{name} must be a whole number, not {value!r}")
+            if not low <= value <= high:  # also false for NaN
+                raise ConfigError(f"{name} must be between {low} and {high}, not {value!r}")
+            object.__setattr__(self, name, int(value) if is_int_field else float(value))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Build from a (sidecar) dict, ignoring keys this version does not know."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})

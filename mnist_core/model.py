@@ -1,0 +1,58 @@
+"""The architectures we train: the reference MLP and the Keras "simple MNIST convnet"."""
+
+from __future__ import annotations
+
+import keras
+
+from mnist_core.config import TrainConfig
+
+INPUT_SHAPE = (28, 28)
+NUM_CLASSES = 10
+
+
+def build_model(config: TrainConfig | None = None, *, steps_per_execution: int = 1) -> keras.Model:
+    """Return the compiled model `config` describes (the reference MLP for the defaults).
+
+    `steps_per_execution` runs several batches per call into TensorFlow; it changes speed
+    and how often callbacks fire, never the maths.
+    """
+    config = config or TrainConfig()
+    builders = {"mlp": _mlp_layers, "cnn": _cnn_layers}
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    outputs = inputs
+    for layer in builders[config.architecture](config):
+        outputs = layer(outputs)
+    model = keras.Model(inputs, outputs, name=config.architecture)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+def _mlp_layers(config: TrainConfig) -> list[keras.layers.Layer]:
+    """Flatten -> Dense relu -> Dropout -> Dense relu -> Dropout -> Dense softmax."""
+    return [
+        keras.layers.Flatten(),
+        keras.layers.Dense(config.hidden_units, activation="relu"),
+        keras.layers.Dropout(config.dropout),
+        keras.layers.Dense(config.hidden_units, activation="relu"),
+        keras.layers.Dropout(config.dropout),
+        keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+    ]
+
+
+def _cnn_layers(config: TrainConfig) -> list[keras.layers.Layer]:
+    """keras-io's mnist_convnet, layer for layer (its own 0.5 dropout)."""
+    return [
+        keras.layers.Reshape((*INPUT_SHAPE, 1)),
+        keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        keras.layers.MaxPooling2D(pool_size=(2, 2)),
+        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        keras.layers.MaxPooling2D(pool_size=(2, 2)),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+    ]

@@ -1,0 +1,218 @@
+"""Saved models on disk: `<name>.h5` (the Keras model) beside `<name>.json` (its record).
+
+A model is listed only once its JSON sidecar exists, and both files are written to a
+temporary name and renamed into place, so an interrupted save never shows up half-done.
+Loading reads the file's layer list first and refuses anything but the plain layers we
+build: no code stored in a model file is ever run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+SIDECAR_FORMAT = 1
+_TEMP_PREFIX = ".tmp-"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# Exactly what mnist_core.model builds and mnist_core.classify can run.
+SAFE_LAYERS = frozenset(
+    {"InputLayer", "Flatten", "Dense", "Dropout", "Reshape", "Conv2D", "MaxPooling2D"}
+)
+SAFE_ACTIVATIONS = frozenset({"relu", "softmax", "linear"})
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupt, unsafe or not a 28x28 -> 10 digit classifier."""
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """One saved model: its files and the record written beside it."""
+
+    name: str
+    path: Path  # the .h5 file
+    record: dict
+
+    @property
+    def sidecar_path(self) -> Path:
+        return self.path.with_suffix(".json")
+
+    @property
+    def architecture(self) -> str:
+        return self.record.get("config", {}).get("architecture", "?")
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.record.get("evaluation", {}).get("accuracy")
+
+    @property
+    def created(self) -> str:
+        return self.record.get("created", "")
+
+
+def models_dir(directory: str | os.PathLike | None = None) -> Path:
+    """The folder models live in: the argument, else $MNIST_MODELS_DIR, else ./models."""
+    return Path(directory or os.environ.get("MNIST_MODELS_DIR") or DEFAULT_MODELS_DIR)
+
+
+def check_name(name: str) -> str:
+    """A model name safe to use as a file name inside the models folder, or ModelFileError."""
+    if not _NAME_PATTERN.match(name) or name.endswith((".h5", ".json")):
+        raise ModelFileError(
+            f"{name!r} is not a valid model name: use up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def new_name(architecture: str, directory=None) -> str:
+    """A name no saved model has yet, like `mlp-20261128-101500` (then `...-2`, `...-3`)."""
+    folder = models_dir(directory)
+    stem = f"{architecture}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+    name, count = stem, 1
+    while (folder / f"{name}.h5").exists() or (folder / f"{name}.json").exists():
+        count += 1
+        name = f"{stem}-{count}"
+    return name
+
+
+def save_model(
+    model, record: dict, name: str, directory=None, *, overwrite: bool = False
+) -> SavedModel:
+    """Write `model` and its `record` as `<name>.h5` + `<name>.json`, atomically."""
+    folder = models_dir(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    h5_path = folder / f"{check_name(name)}.h5"
+    if not overwrite and (h5_path.exists() or h5_path.with_suffix(".json").exists()):
+        raise ModelFileError(f"a model named {name!r} already exists in {folder}")
+    record = {
+        "format": SIDECAR_FORMAT,
+        "name": name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": _library_versions(),
+        **record,
+    }
+    temp_h5 = _temp_path(folder, ".h5")
+    try:
+        model.save(temp_h5)
+        os.replace(temp_h5, h5_path)
+    finally:
+        temp_h5.unlink(missing_ok=True)
+    _write_json_atomically(h5_path.with_suffix(".json"), record)
+    return SavedModel(name, h5_path, record)
+
+
+def list_models(directory=None) -> list[SavedModel]:
+    """Every complete saved model, newest first; leftovers of interrupted saves are removed."""
+    folder = models_dir(directory)
+    if not folder.is_dir():
+        return []
+    remove_leftovers(folder)
+    models = []
+    for sidecar in folder.glob("*.json"):
+        h5_path = sidecar.with_suffix(".h5")
+        try:
+            record = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            continue  # unreadable record: not a model we can show
+        if h5_path.is_file() and isinstance(record, dict):
+            models.append(SavedModel(sidecar.stem, h5_path, record))
+    return sorted(models, key=lambda m: (m.created, m.name), reverse=True)
+
+
+def find_model(name: str, directory=None) -> SavedModel:
+    """The saved model called `name`, or ModelFileError."""
+    for saved in list_models(directory):
+        if saved.name == name:
+            return saved
+    raise ModelFileError(f"no saved model named {name!r} in {models_dir(directory)}")
+
+
+def delete_model(name: str, directory=None) -> None:
+    """Remove a saved model: its record first, so it is never listed without its file."""
+    h5_path = models_dir(directory) / f"{check_name(name)}.h5"
+    h5_path.with_suffix(".json").unlink(missing_ok=True)
+    h5_path.unlink(missing_ok=True)
+
+
+def remove_leftovers(directory=None) -> list[Path]:
+    """Delete temporary files of saves that never finished; return what was removed."""
+    leftovers = list(models_dir(directory).glob(f"{_TEMP_PREFIX}*"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
+def load_model(path: str | os.PathLike):
+    """Load a `.h5` digit classifier after checking it is safe and has the right shape."""
+    path = Path(path)
+    check_model_file(path)
+    import keras
+
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # h5py and Keras raise many kinds for a broken file
+        raise ModelFileError(f"{path} could not be loaded as a Keras model: {error}") from None
+    if tuple(model.input_shape) != (None, 28, 28) or tuple(model.output_shape) != (None, 10):
+        raise ModelFileError(
+            f"{path} maps {model.input_shape} to {model.output_shape}; "
+            "a digit classifier maps (None, 28, 28) to (None, 10)"
+        )
+    return model
+
+
+def check_model_file(path: Path) -> None:
+    """Refuse files that are not HDF5 Keras models built only from `SAFE_LAYERS`."""
+    try:
+        with path.open("rb") as file:
+            signature = file.read(len(_HDF5_SIGNATURE))
+    except OSError as error:
+        raise ModelFileError(f"{path} cannot be read: {error.strerror}") from None
+    if signature != _HDF5_SIGNATURE:
+        raise ModelFileError(f"{path} is not an HDF5 (.h5) file")
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            config = json.loads(file.attrs["model_config"])
+    except (OSError, KeyError, ValueError, TypeError):
+        raise ModelFileError(f"{path} is an HDF5 file but holds no Keras model") from None
+    for layer in config.get("config", {}).get("layers", []):
+        kind = layer.get("class_name")
+        activation = layer.get("config", {}).get("activation", "linear")
+        if kind not in SAFE_LAYERS:
+            raise ModelFileError(f"{path} contains a {kind} layer, which this app does not load")
+        if activation not in SAFE_ACTIVATIONS:
+            raise ModelFileError(
+                f"{path} uses activation {activation!r}, which this app does not load"
+            )
+
+
+def _temp_path(folder: Path, suffix: str) -> Path:
+    handle, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=suffix, dir=folder)
+    os.close(handle)
+    return Path(name)
+
+
+def _write_json_atomically(path: Path, record: dict) -> None:
+    temp = _temp_path(path.parent, ".json")
+    try:
+        temp.write_text(json.dumps(record, indent=1))
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    names = ("tensorflow", "keras", "numpy", "h5py")
+    return {"python": sys.version.split()[0], **{name: version(name) for name in names}}

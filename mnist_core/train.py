@@ -1,0 +1,138 @@
+"""Fit a model on MNIST, reporting progress as plain data and stopping when asked."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from mnist_core.config import TrainConfig
+from mnist_core.data import split_validation
+from mnist_core.model import build_model
+
+# Batches run per call into TensorFlow. At batch size 32 the Python overhead of each step
+# dominates; 64 steps per call halves the fit time (bench/train_speed.py) and still reports
+# progress ~25 times an epoch.
+STEPS_PER_EXECUTION = 64
+METRIC_NAMES = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where training is: sent after every chunk of batches ("batch") and every epoch ("epoch")."""
+
+    kind: str
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # batches done in this epoch
+    batches: int  # batches per epoch
+    metrics: dict[str, float]
+    elapsed: float  # seconds since fitting began
+
+    @property
+    def fraction(self) -> float:
+        """Share of the whole run done, in [0, 1]."""
+        return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated time to the end at the pace so far, or None before any batch."""
+        done = self.fraction
+        return self.elapsed * (1 - done) / done if done > 0 else None
+
+
+@dataclass
+class TrainResult:
+    model: keras.Model
+    config: TrainConfig
+    history: dict[str, list[float]] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    stopped_early: bool = False
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs begun; the last one is partial when training was stopped."""
+        return len(self.history.get("loss", []))
+
+
+def scale(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> float32 in [0, 1], the model's input."""
+    return np.asarray(images, dtype=np.float32) / 255.0
+
+
+def train(
+    config: TrainConfig,
+    data,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train `config`'s model on `data` = ((x_train, y_train), (x_test, y_test)).
+
+    The last `config.validation_size` training images are held out and scored every epoch.
+    The test set is not touched here. The same seed gives the same weights.
+    """
+    (x_all, y_all), _ = data
+    (x_fit, y_fit), (x_val, y_val) = split_validation(x_all, y_all, config.validation_size)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config, steps_per_execution=STEPS_PER_EXECUTION)
+    batches = -(-len(x_fit) // config.batch_size)
+    reporter = _Reporter(config.epochs, batches, on_progress, should_stop)
+    validation = (scale(x_val), y_val) if len(x_val) else None
+
+    started = time.perf_counter()
+    fitted = model.fit(
+        scale(x_fit),
+        y_fit,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        validation_data=validation,
+        callbacks=[reporter],
+        verbose=0,
+    )
+    fit_seconds = time.perf_counter() - started
+    history = {
+        name: [float(v) for v in fitted.history[name]]
+        for name in METRIC_NAMES
+        if name in fitted.history
+    }
+    return TrainResult(model, config, history, fit_seconds, reporter.stopped)
+
+
+class _Reporter(keras.callbacks.Callback):
+    """Turns Keras callback calls into `Progress` values and honours `should_stop`."""
+
+    def __init__(self, epochs, batches, on_progress, should_stop):
+        super().__init__()
+        self.epochs, self.batches = epochs, batches
+        self.on_progress = on_progress or (lambda progress: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.stopped = False
+        self.epoch, self.batch = 1, 0
+        self.started = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        # with several steps per execution Keras may name a step past the epoch's end
+        self.batch = min(batch + 1, self.batches)
+        self._report("batch", self.batch, logs)
+        if self.should_stop():
+            self.stopped = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._report("epoch", self.batch, logs)
+
+    def _report(self, kind, batch, logs):
+        metrics = {k: float(v) for k, v in (logs or {}).items() if k in METRIC_NAMES}
+        elapsed = time.perf_counter() - self.started
+        self.on_progress(
+            Progress(kind, self.epoch, self.epochs, batch, self.batches, metrics, elapsed)
+        )

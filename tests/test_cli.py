@@ -1,0 +1,137 @@
+"""The CLI run as users run it: a real subprocess on a small slice of real MNIST."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_core.store import list_models
+
+
+def run_cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_core", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def small_npz(small_mnist, tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    (x_train, y_train), (x_test, y_test) = small_mnist.train, small_mnist.test
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(small_npz, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli-models") / "cli.h5"
+    process = run_cli(
+        "train",
+        "--epochs",
+        2,
+        "--validation-size",
+        500,
+        "--data",
+        small_npz,
+        "--out",
+        out,
+        "--json",
+    )
+    assert process.returncode == 0, process.stderr
+    return out, process
+
+
+def test_train_prints_progress_and_ends_with_json(trained):
+    out, process = trained
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    assert result["model_path"] == str(out) and out.is_file()
+    assert result["test_accuracy"] > 0.8 and result["test_loss"] > 0
+    assert result["epochs_run"] == 2 and result["fit_seconds"] > 0
+    assert "epoch 2/2" in process.stderr and "val_accuracy" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_evaluate_reports_and_writes_charts(trained, small_npz, tmp_path):
+    out, _ = trained
+    process = run_cli("evaluate", out, "--data", small_npz, "--charts", tmp_path, "--json")
+    assert process.returncode == 0, process.stderr
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    assert result["test_accuracy"] == pytest.approx(
+        json.loads(out.with_suffix(".json").read_text())["evaluation"]["accuracy"]
+    )
+    assert set(result["per_class"]) == {str(d) for d in range(10)}
+    assert "precision" in process.stdout
+    for chart in ("confusion_matrix.png", "mistakes.png", "learning_curves.png"):
+        assert Image.open(tmp_path / chart).size[0] > 300
+
+
+def test_predict_reads_digit_images(trained, small_mnist, tmp_path):
+    out, _ = trained
+    x_test, y_test = small_mnist.test
+    files = []
+    for i in range(5):
+        files.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(255 - x_test[i]).save(files[-1])  # dark on light, like a scan
+    process = run_cli("predict", out, *files, "--json")
+    assert process.returncode == 0, process.stderr
+    predictions = json.loads(process.stdout.strip().splitlines()[-1])["predictions"]
+    assert [p["digit"] for p in predictions] == y_test[:5].tolist()
+
+
+def test_saves_into_the_models_folder_by_default(small_npz, tmp_path):
+    env = {**os.environ, "MNIST_MODELS_DIR": str(tmp_path)}
+    process = run_cli(
+        "train", "--epochs", 1, "--validation-size", 500, "--data", small_npz, env=env
+    )
+    assert process.returncode == 0, process.stderr
+    (saved,) = list_models(tmp_path)
+    assert saved.name.startswith("mlp-") and saved.record["epochs_run"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--epochs", "0"], "epochs must be between 1 and 200"),
+        (["train", "--dropout", "2"], "dropout must be between"),
+        (["train", "--data", "/nonexistent/mnist.npz"], "/nonexistent/mnist.npz does not exist"),
+        (["train", "--out", "model.keras"], "--out must name a .h5 file"),
+        (["evaluate", "/nonexistent.h5"], "no model file at /nonexistent.h5"),
+        (["evaluate", "no-such-model"], "no saved model named 'no-such-model'"),
+    ],
+)
+def test_errors_are_one_clear_line(args, message):
+    process = run_cli(*args)
+    assert process.returncode == 2
+    assert "Traceback" not in process.stderr
+    assert message in process.stderr.strip().splitlines()[-1]
+
+
+def test_predict_reports_a_file_that_is_not_an_image(trained, tmp_path):
+    out, _ = trained
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    process = run_cli("predict", out, text)
+    assert process.returncode == 2 and "Traceback" not in process.stderr
+    assert "notes.png" in process.stderr
+
+
+def test_help_does_not_import_tensorflow():
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['mnist_core', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('mnist_core', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
+    )
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert process.returncode == 0, process.stderr

@@ -1,0 +1,129 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_core import store
+from mnist_core.config import TrainConfig
+from mnist_core.model import build_model
+from mnist_core.store import ModelFileError
+
+
+def _save(name, directory, accuracy=0.5):
+    return store.save_model(
+        build_model(TrainConfig()), {"evaluation": {"accuracy": accuracy}}, name, directory
+    )
+
+
+def test_saves_h5_and_sidecar_and_loads_back(models_dir):
+    model = build_model(TrainConfig())
+    saved = store.save_model(model, {"config": TrainConfig().to_dict()}, "first")
+    assert saved.path == models_dir / "first.h5" and saved.sidecar_path.is_file()
+    record = json.loads(saved.sidecar_path.read_text())
+    assert record["name"] == "first" and record["versions"]["keras"] == keras.__version__
+    assert record["config"]["epochs"] == 10 and record["created"]
+
+    loaded = store.load_model(saved.path)
+    images = np.random.default_rng(0).random((3, 28, 28))
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
+    assert sorted(os.listdir(models_dir)) == ["first.h5", "first.json"]
+
+
+def test_lists_newest_first_and_finds_and_deletes(models_dir):
+    _save("older", None)
+    newer = _save("newer", None)
+    record = json.loads(newer.sidecar_path.read_text())
+    record["created"] = "2999-01-01T00:00:00+00:00"
+    newer.sidecar_path.write_text(json.dumps(record))
+    assert [m.name for m in store.list_models()] == ["newer", "older"]
+    assert store.find_model("older").test_accuracy == 0.5
+
+    store.delete_model("newer")
+    assert [m.name for m in store.list_models()] == ["older"]
+    with pytest.raises(ModelFileError, match="no saved model named 'newer'"):
+        store.find_model("newer")
+
+
+def test_refuses_to_overwrite_and_bad_names(models_dir):
+    _save("taken", None)
+    with pytest.raises(ModelFileError, match="already exists"):
+        _save("taken", None)
+    for bad in ["../escape", "a/b", "", ".hidden", "x" * 65, "model.h5"]:
+        with pytest.raises(ModelFileError, match="not a valid model name"):
+            store.check_name(bad)
+    assert store.new_name("mlp") != store.new_name("cnn")
+
+
+def test_new_names_never_collide(models_dir):
+    first = store.new_name("mlp")
+    _save(first, None)
+    assert store.new_name("mlp") == f"{first}-2"
+
+
+def test_half_written_saves_are_not_listed_and_are_cleaned(models_dir):
+    _save("good", None)
+    (models_dir / ".tmp-abc.h5").write_bytes(b"partial")
+    (models_dir / "orphan.h5").write_bytes(b"h5 written, sidecar never")
+    assert [m.name for m in store.list_models()] == ["good"]
+    assert not (models_dir / ".tmp-abc.h5").exists()
+
+
+def test_a_save_killed_before_renaming_leaves_the_listing_intact(models_dir):
+    _save("kept", None)
+    killer = (
+        "import os, mnist_core.store as s\n"
+        "from mnist_core.model import build_model\n"
+        "os.replace = lambda *a: os._exit(9)\n"  # the process dies at the rename
+        f"s.save_model(build_model(), {{}}, 'doomed', {str(models_dir)!r})\n"
+    )
+    process = subprocess.run([sys.executable, "-c", killer], capture_output=True)
+    assert process.returncode == 9
+    assert [m.name for m in store.list_models()] == ["kept"]
+    assert sorted(os.listdir(models_dir)) == ["kept.h5", "kept.json"]  # leftovers cleaned
+    store.load_model(models_dir / "kept.h5")
+
+
+def test_refuses_files_that_are_not_models(tmp_path):
+    text = tmp_path / "notes.h5"
+    text.write_text("hello")
+    with pytest.raises(ModelFileError, match="not an HDF5"):
+        store.load_model(text)
+    with pytest.raises(ModelFileError, match="cannot be read"):
+        store.load_model(tmp_path / "missing.h5")
+
+    import h5py
+
+    empty = tmp_path / "empty.h5"
+    with h5py.File(empty, "w") as file:
+        file["x"] = np.zeros(3)
+    with pytest.raises(ModelFileError, match="holds no Keras model"):
+        store.load_model(empty)
+
+
+def test_refuses_truncated_models(tmp_path):
+    path = tmp_path / "whole.h5"
+    build_model(TrainConfig()).save(path)
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ModelFileError, match=r"cut\.h5"):
+        store.load_model(cut)
+
+
+def test_refuses_wrong_shapes(tmp_path):
+    wrong = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    wrong.save(tmp_path / "three.h5")
+    with pytest.raises(ModelFileError, match="maps"):
+        store.load_model(tmp_path / "three.h5")
+
+
+def test_never_runs_code_from_a_model_file(tmp_path):
+    inputs = keras.Input((28, 28))
+    outputs = keras.layers.Lambda(lambda x: x * 2)(inputs)
+    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(outputs))
+    keras.Model(inputs, outputs).save(tmp_path / "lambda.h5")
+    with pytest.raises(ModelFileError, match="Lambda layer"):
+        store.load_model(tmp_path / "lambda.h5")

@@ -1,0 +1,75 @@
+import numpy as np
+
+from mnist_core.config import TrainConfig
+from mnist_core.train import STEPS_PER_EXECUTION, Progress, train
+
+from .conftest import SMALL_CONFIG
+
+
+def _weights(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def test_learns_and_records_every_epoch(small_mnist):
+    events: list[Progress] = []
+    result = train(SMALL_CONFIG, (small_mnist.train, small_mnist.test), on_progress=events.append)
+
+    assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(values) == SMALL_CONFIG.epochs for values in result.history.values())
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    assert result.history["val_accuracy"][-1] > 0.8  # 2 epochs on 2,500 images
+    assert result.epochs_run == 2 and not result.stopped_early
+    assert result.fit_seconds > 0
+
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert epochs[-1].metrics["val_accuracy"] == result.history["val_accuracy"][-1]
+    batches = [e for e in events if e.kind == "batch"]
+    per_epoch = -(-2500 // SMALL_CONFIG.batch_size)  # 3000 - 500 held out
+    assert batches[-1].batches == per_epoch and batches[-1].batch == per_epoch
+    assert len(batches) == 2 * -(-per_epoch // STEPS_PER_EXECUTION)
+    assert epochs[-1].fraction == 1.0 and epochs[-1].seconds_left == 0.0
+
+
+def test_same_seed_same_weights_other_seed_other_weights(small_mnist):
+    data = (small_mnist.train, small_mnist.test)
+    config = TrainConfig(epochs=1, validation_size=500, seed=3)
+    first, second = train(config, data), train(config, data)
+    other = train(TrainConfig(epochs=1, validation_size=500, seed=4), data)
+    for a, b in zip(_weights(first.model), _weights(second.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(_weights(first.model)[0], _weights(other.model)[0])
+
+
+def test_stops_cleanly_when_asked(small_mnist):
+    calls = []
+
+    def stop_at_third_report():
+        calls.append(1)
+        return len(calls) >= 3
+
+    events: list[Progress] = []
+    config = TrainConfig(epochs=5, batch_size=8, validation_size=500)
+    result = train(
+        config, (small_mnist.train, small_mnist.test), events.append, stop_at_third_report
+    )
+    assert result.stopped_early
+    assert result.epochs_run == 1  # stopped inside the first epoch, which is recorded
+    # what was learned is kept: the model still answers sensibly
+    x_val = small_mnist.train[0][-500:] / 255.0
+    accuracy = result.model.predict(x_val, verbose=0).argmax(1) == small_mnist.train[1][-500:]
+    assert accuracy.mean() > 0.5
+    last = events[-1]
+    assert last.kind == "epoch" and last.batch == 3 * STEPS_PER_EXECUTION
+
+
+def test_without_validation(small_mnist):
+    config = TrainConfig(epochs=1, validation_size=0)
+    result = train(config, (small_mnist.train, small_mnist.test))
+    assert set(result.history) == {"loss", "accuracy"}
+
+
+def test_no_progress_bar_text(small_mnist, capfd):
+    train(TrainConfig(epochs=1, validation_size=500), (small_mnist.train, small_mnist.test))
+    out, err = capfd.readouterr()
+    assert "━" not in out + err and "step" not in out

@@ -21,9 +21,13 @@ data: $(DATA)
 $(DATA): | $(INSTALLED)
 	$(PY) -m mnist_core.data
 
-# Debian's Chromium for the browser tests; Playwright drives it (never `playwright install`).
+# From Debian: Chromium for the browser tests (Playwright drives it; never `playwright install`)
+# and the handwriting fonts the drawn-digit test set is written with.
+SYSTEM_PACKAGES := chromium fonts-bwht fonts-comic-neue fonts-dancingscript fonts-kaushanscript \
+	fonts-breip fonts-dkg-handwriting fonts-humor-sans fonts-kristi fonts-rufscript
 browser:
-	@command -v chromium >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium; }
+	@dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { $(APT_GET) update -qq && \
+		$(APT_GET) install -y -qq $(SYSTEM_PACKAGES); }
 
 run: setup data
 	$(PY) -m streamlit run streamlit_app.py

@@ -6,7 +6,6 @@ import base64
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 NUM_CLASSES = 10
 KEPT_MISTAKES = 100  # enough for a gallery; keeps the sidecar small
@@ -82,6 +81,8 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1024) -> 
 
 def score(probabilities: np.ndarray, x: np.ndarray, y: np.ndarray) -> Evaluation:
     """The evaluation of predicted `probabilities` (n, 10) for images `x` with labels `y`."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # slow import
+
     y = np.asarray(y, dtype=np.int64)
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)

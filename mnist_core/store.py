@@ -144,11 +144,29 @@ def delete_model(name: str, directory=None) -> None:
 
 
 def remove_leftovers(directory=None) -> list[Path]:
-    """Delete temporary files of saves that never finished; return what was removed."""
-    leftovers = list(models_dir(directory).glob(f"{_TEMP_PREFIX}*"))
-    for path in leftovers:
-        path.unlink(missing_ok=True)
-    return leftovers
+    """Delete temporary files of saves whose process died; return what was removed.
+
+    A temporary file names the process writing it, so a save still running in this or
+    another live process is left alone.
+    """
+    removed = []
+    for path in models_dir(directory).glob(f"{_TEMP_PREFIX}*"):
+        if not _writer_alive(path):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _writer_alive(temp: Path) -> bool:
+    """Whether the process named in a temporary file's name is still running."""
+    try:
+        pid = int(temp.name.removeprefix(_TEMP_PREFIX).split("-", 1)[0])
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
 
 
 def load_model(path: str | os.PathLike):
@@ -197,7 +215,8 @@ def check_model_file(path: Path) -> None:
 
 
 def _temp_path(folder: Path, suffix: str) -> Path:
-    handle, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=suffix, dir=folder)
+    prefix = f"{_TEMP_PREFIX}{os.getpid()}-"
+    handle, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
     os.close(handle)
     return Path(name)
 

@@ -64,12 +64,19 @@ def test_new_names_never_collide(models_dir):
     assert store.new_name("mlp") == f"{first}-2"
 
 
-def test_half_written_saves_are_not_listed_and_are_cleaned(models_dir):
+def test_half_written_saves_are_not_listed_and_dead_ones_are_cleaned(models_dir):
     _save("good", None)
-    (models_dir / ".tmp-abc.h5").write_bytes(b"partial")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
+    )
+    dead_temp = models_dir / f".tmp-{int(dead.stdout)}-abc.h5"
+    live_temp = models_dir / f".tmp-{os.getpid()}-def.h5"  # a save still running here
+    for path in (dead_temp, live_temp, models_dir / ".tmp-garbage"):
+        path.write_bytes(b"partial")
     (models_dir / "orphan.h5").write_bytes(b"h5 written, sidecar never")
     assert [m.name for m in store.list_models()] == ["good"]
-    assert not (models_dir / ".tmp-abc.h5").exists()
+    assert not dead_temp.exists() and not (models_dir / ".tmp-garbage").exists()
+    assert live_temp.exists()
 
 
 def test_a_save_killed_before_renaming_leaves_the_listing_intact(models_dir):

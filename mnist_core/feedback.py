@@ -1,0 +1,480 @@
+"""Drawings the user labelled ("Wrong? It was a _"), kept in a local SQLite database.
+
+Each record holds the 28x28 image the model saw, the raw canvas (PNG, lossless), the label the
+user gave, the model's answer and when it happened. The set is a second evaluation set ("your
+drawings"), material for fine-tuning, and moves between machines as an `.npz` without pickles.
+
+Every call opens its own short connection, so one store may be shared by all Streamlit
+sessions and threads, and several processes may use the same file: SQLite's locks (in WAL
+mode, readers never wait for the writer) keep them apart, and each write is one transaction.
+Only numpy, Pillow and the standard library are imported: scoring imports scikit-learn late.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import numbers
+import os
+import sqlite3
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+if TYPE_CHECKING:
+    from mnist_core.evaluate import Evaluation
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "feedback.sqlite"
+PATH_ENV_VAR = "MNIST_FEEDBACK_DB"
+SCHEMA_VERSION = 1  # PRAGMA user_version: bump it, and migrate in `_prepare`, to change tables
+NPZ_FORMAT = 1
+NPZ_KEYS = frozenset(
+    {
+        "format",
+        "images",
+        "labels",
+        "predicted",
+        "confidence",
+        "model_names",
+        "created",
+        "canvas_png",  # every canvas's PNG bytes, one after another
+        "canvas_offsets",  # (n + 1,): canvas i is canvas_png[offsets[i]:offsets[i + 1]]
+    }
+)
+IMAGE_SHAPE = (28, 28)
+MAX_CANVAS_SIDE = 280  # the app's canvas
+CANVAS_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA
+MAX_MODEL_NAME = 200
+BUSY_TIMEOUT_S = 30  # how long a call waits for another connection's write to finish
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_IMAGE_BYTES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * 4
+_IMAGE_DTYPE = np.dtype("<f4")  # the stored byte order, whatever the machine's
+_COLUMNS = "id, created, label, predicted, confidence, model_name, image, canvas"
+_NEWEST_FIRST = "ORDER BY created DESC, id DESC"
+_SCHEMA = (  # run in one transaction by `_prepare`
+    f"""CREATE TABLE drawings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created TEXT NOT NULL,  -- UTC, ISO 8601
+        label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+        predicted INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9),
+        confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+        model_name TEXT NOT NULL,
+        image BLOB NOT NULL CHECK (length(image) = {_IMAGE_BYTES}),  -- 28x28 float32, '<f4'
+        canvas BLOB  -- PNG, or NULL when there was no canvas
+    )""",
+    "CREATE INDEX drawings_newest_first ON drawings (created DESC, id DESC)",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+
+class FeedbackError(ValueError):
+    """A drawing, database or `.npz` file cannot be used as asked; the message says why."""
+
+
+@dataclass(frozen=True, eq=False)
+class Drawing:
+    """One labelled drawing. eq=False: it holds an array, so instances compare by identity."""
+
+    id: int
+    created: str  # UTC, ISO 8601
+    label: int  # what the user says it is
+    predicted: int  # what the model said
+    confidence: float  # the model's probability for `predicted`
+    model_name: str
+    image: np.ndarray  # (28, 28) float32 in [0, 1]: what the model saw
+    canvas_png: bytes | None  # the raw canvas, decoded on demand by `canvas`
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.label
+
+    @property
+    def canvas(self) -> np.ndarray | None:
+        """The raw canvas as drawn: (h, w) or (h, w, 3 | 4) uint8, or None if there was none."""
+        return None if self.canvas_png is None else _decode_png(self.canvas_png)
+
+
+def feedback_path(path: str | os.PathLike | None = None) -> Path:
+    """The database file: the argument, else $MNIST_FEEDBACK_DB, else data/feedback.sqlite."""
+    return Path(path or os.environ.get(PATH_ENV_VAR) or DEFAULT_PATH)
+
+
+@dataclass(frozen=True)
+class FeedbackStore:
+    """The labelled drawings in one SQLite file. Get one with `FeedbackStore.open(path)`."""
+
+    path: Path
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None) -> FeedbackStore:
+        """The store at `feedback_path(path)`, created if new, refused if it is not ours."""
+        store = cls(feedback_path(path))
+        if store.path.exists() and not store.path.is_file():
+            raise FeedbackError(f"{store.path} is not a file, so it cannot hold drawings")
+        try:
+            store.path.parent.mkdir(parents=True, exist_ok=True)
+            with store.path.open("ab+") as file:  # creates an empty file, reads an old one
+                file.seek(0)
+                header = file.read(len(_SQLITE_HEADER))
+        except OSError as error:
+            raise FeedbackError(f"{store.path} cannot be opened: {error.strerror}") from None
+        if header not in (b"", _SQLITE_HEADER):
+            raise FeedbackError(
+                f"{store.path} is not a SQLite database: move it away or name another file "
+                f"with ${PATH_ENV_VAR}"
+            )
+        store._prepare()
+        return store
+
+    def __enter__(self) -> FeedbackStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        """Nothing to close: every call opens and closes its own connection."""
+
+    def add(
+        self,
+        image28: np.ndarray,
+        canvas: np.ndarray | None,
+        label: int,
+        predicted: int,
+        confidence: float,
+        model_name: str,
+    ) -> int:
+        """Keep a labelled drawing; return its id. `canvas` is None when there was none."""
+        row = (
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            _check_digit(label, "label"),
+            _check_digit(predicted, "predicted digit"),
+            _check_confidence(confidence),
+            _check_model_name(model_name),
+            _image_bytes(_check_image(image28)),
+            None if canvas is None else _encode_png(_check_canvas(canvas)),
+        )
+        with self._writing() as connection:
+            cursor = connection.execute(
+                "INSERT INTO drawings (created, label, predicted, confidence, model_name, "
+                "image, canvas) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return int(cursor.lastrowid)
+
+    def count(self) -> int:
+        with self._connection() as connection:
+            return connection.execute("SELECT count(*) FROM drawings").fetchone()[0]
+
+    def all(self) -> list[Drawing]:
+        """Every drawing, newest first."""
+        with self._connection() as connection:
+            rows = connection.execute(f"SELECT {_COLUMNS} FROM drawings {_NEWEST_FIRST}")
+            return [_drawing(row) for row in rows]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(images (n, 28, 28) float32 in [0, 1], labels (n,) uint8), newest first."""
+        with self._connection() as connection:
+            query = f"SELECT image, label FROM drawings {_NEWEST_FIRST}"
+            rows = connection.execute(query).fetchall()
+        images = _images([image for image, _ in rows])
+        return images, np.array([label for _, label in rows], dtype=np.uint8)
+
+    def delete(self, drawing_id: int) -> bool:
+        """Forget a drawing; False if there was none with that id (say, another session's)."""
+        with self._writing() as connection:
+            cursor = connection.execute("DELETE FROM drawings WHERE id = ?", (int(drawing_id),))
+            return cursor.rowcount > 0
+
+    def export_npz(self, path: str | os.PathLike) -> int:
+        """Write every drawing to a compressed `.npz` (see `NPZ_KEYS`); return how many.
+
+        Oldest first, so an import numbers them in the same order; written to a temporary
+        name and renamed, so a reader never finds half a file.
+        """
+        drawings = self.all()[::-1]
+        canvases = [d.canvas_png or b"" for d in drawings]  # b"": no canvas
+        arrays = {
+            "format": np.array(NPZ_FORMAT),
+            "images": np.array([d.image for d in drawings], np.float32).reshape(-1, *IMAGE_SHAPE),
+            "labels": np.array([d.label for d in drawings], dtype=np.uint8),
+            "predicted": np.array([d.predicted for d in drawings], dtype=np.uint8),
+            "confidence": np.array([d.confidence for d in drawings], dtype=np.float64),
+            "model_names": np.array([d.model_name for d in drawings], dtype=str),
+            "created": np.array([d.created for d in drawings], dtype=str),
+            "canvas_png": np.frombuffer(b"".join(canvases), dtype=np.uint8),
+            "canvas_offsets": np.cumsum([0, *map(len, canvases)], dtype=np.int64),
+        }
+        path = Path(path)
+        try:
+            handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    np.savez_compressed(file, **arrays)
+                os.replace(partial, path)
+            finally:
+                Path(partial).unlink(missing_ok=True)
+        except OSError as error:
+            raise FeedbackError(f"{path} cannot be written: {error.strerror}") from None
+        return len(drawings)
+
+    def import_npz(self, path: str | os.PathLike) -> int:
+        """Add every drawing of an `.npz` written by `export_npz`; return how many.
+
+        The whole file is checked before anything is written, and written in one transaction:
+        a bad file adds nothing. Drawings get new ids; their times and answers are kept.
+        """
+        rows = _read_npz(Path(path))
+        with self._writing() as connection:
+            connection.executemany(
+                "INSERT INTO drawings (created, label, predicted, confidence, model_name, "
+                "image, canvas) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def _prepare(self) -> None:
+        """Create the tables in a new file; refuse a database made by something else."""
+        with self._connection() as connection:
+            connection.execute("PRAGMA journal_mode = WAL")  # stays set in the file
+            connection.execute("BEGIN IMMEDIATE")  # two processes creating it: one waits
+            try:
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+                tables = connection.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                ).fetchone()[0]
+                if version == 0 and tables == 0:
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+                    connection.commit()
+                elif version != SCHEMA_VERSION:
+                    raise FeedbackError(
+                        f"{self.path} is a SQLite database but not one of this app's drawings "
+                        f"(schema version {version}, this version reads {SCHEMA_VERSION})"
+                    )
+            finally:
+                if connection.in_transaction:
+                    connection.rollback()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A fresh autocommit connection; SQLite's errors become a FeedbackError naming the file."""
+        try:
+            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as error:
+            raise FeedbackError(f"{self.path} cannot be opened: {error}") from None
+        try:
+            # In WAL mode this still survives a crash of the app; a power cut may lose the
+            # last few drawings but never corrupts the file. It saves a disk flush per write.
+            connection.execute("PRAGMA synchronous = NORMAL")
+            yield connection
+        except sqlite3.DatabaseError as error:
+            raise FeedbackError(f"{self.path} cannot be used as a drawing store: {error}") from None
+        finally:
+            connection.close()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, committed if the block finishes and rolled back if it raises."""
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+
+
+def evaluate_feedback(classifier, store: FeedbackStore) -> Evaluation | None:
+    """Score `classifier` (anything with `probabilities`, like `classify.Classifier`) on the
+    user's drawings; None when there are none."""
+    images, labels = store.arrays()
+    if len(labels) == 0:
+        return None
+    from mnist_core.evaluate import score  # scikit-learn takes seconds to import: only here
+
+    pixels = np.rint(images * 255).astype(np.uint8)  # Evaluation keeps mistakes as uint8 images
+    return score(classifier.probabilities(images), pixels, labels)
+
+
+def _check_digit(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= 9:
+        raise FeedbackError(f"the {what} must be a whole number from 0 to 9, not {value!r}")
+    return int(value)
+
+
+def _check_confidence(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise FeedbackError(f"the confidence must be a number from 0 to 1, not {value!r}")
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise FeedbackError(f"the confidence must be a probability from 0 to 1, not {value}")
+    return float(value)
+
+
+def _check_model_name(value) -> str:
+    if not isinstance(value, str) or len(value) > MAX_MODEL_NAME:
+        raise FeedbackError(
+            f"the model name must be text of at most {MAX_MODEL_NAME} characters, not {value!r:.80}"
+        )
+    return value
+
+
+def _check_image(image) -> np.ndarray:
+    """The 28x28 image as float32, or FeedbackError."""
+    image = np.asarray(image)
+    if image.shape != IMAGE_SHAPE or image.dtype.kind not in "uif":
+        raise FeedbackError(
+            f"the image must be 28x28 numbers in [0, 1], not {image.dtype} of shape {image.shape}"
+        )
+    if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
+        raise FeedbackError("the image's pixels must be finite numbers in [0, 1]")
+    return image.astype(np.float32)
+
+
+def _check_canvas(canvas) -> np.ndarray:
+    canvas = np.asarray(canvas)
+    channels = 1 if canvas.ndim == 2 else canvas.shape[-1] if canvas.ndim == 3 else 0
+    if canvas.dtype != np.uint8 or channels not in CANVAS_CHANNELS:
+        raise FeedbackError(
+            "the canvas must be uint8 grey (h, w) or colour (h, w, 3 or 4), "
+            f"not {canvas.dtype} of shape {canvas.shape}"
+        )
+    height, width = canvas.shape[:2]
+    if not (0 < height <= MAX_CANVAS_SIDE and 0 < width <= MAX_CANVAS_SIDE):
+        raise FeedbackError(
+            f"the canvas is {width}x{height} pixels; at most "
+            f"{MAX_CANVAS_SIDE}x{MAX_CANVAS_SIDE} (and not empty) is kept"
+        )
+    return canvas[:, :, 0] if channels == 1 and canvas.ndim == 3 else canvas
+
+
+def _encode_png(canvas: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _decode_png(data: bytes) -> np.ndarray:
+    """The canvas in a PNG, or FeedbackError. The size is checked before pixels are unpacked,
+    and every chunk's checksum, so a damaged file is refused rather than read half right."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            width, height = image.size
+            if width > MAX_CANVAS_SIDE or height > MAX_CANVAS_SIDE:
+                raise FeedbackError(f"a canvas is {width}x{height} pixels, larger than allowed")
+            if image.mode not in ("L", "RGB", "RGBA"):
+                raise FeedbackError(f"a canvas has PNG mode {image.mode}, not L, RGB or RGBA")
+            image.verify()  # leaves `image` unusable: the pixels are read from a fresh one
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            return np.asarray(image)
+    except FeedbackError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise FeedbackError(f"a canvas is not a readable PNG image: {error}") from None
+
+
+def _image_bytes(image: np.ndarray) -> bytes:
+    return np.ascontiguousarray(image, dtype=_IMAGE_DTYPE).tobytes()
+
+
+def _images(blobs: Sequence[bytes]) -> np.ndarray:
+    """(n, 28, 28) float32 from stored image bytes."""
+    pixels = np.frombuffer(b"".join(blobs), dtype=_IMAGE_DTYPE)
+    return pixels.reshape(-1, *IMAGE_SHAPE).astype(np.float32)
+
+
+def _drawing(row: tuple) -> Drawing:
+    drawing_id, created, label, predicted, confidence, model_name, image, canvas = row
+    return Drawing(
+        drawing_id, created, label, predicted, confidence, model_name, _images([image])[0], canvas
+    )
+
+
+def _read_npz(path: Path) -> list[tuple]:
+    """The rows to insert for every drawing in an `export_npz` file, all checked."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise FeedbackError(f"{path} is a .npy array, not an .npz drawings export")
+        with archive:
+            keys = set(archive.files)
+            if keys != NPZ_KEYS:
+                raise FeedbackError(
+                    f"{path} is not a drawings export: missing keys {sorted(NPZ_KEYS - keys)}, "
+                    f"unexpected keys {sorted(keys - NPZ_KEYS)}"
+                )
+            arrays = {key: archive[key] for key in NPZ_KEYS}
+    except FeedbackError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise FeedbackError(f"{path} cannot be read as an .npz drawings export: {error}") from None
+    try:
+        return _rows_from_arrays(arrays)
+    except FeedbackError as error:
+        raise FeedbackError(f"{path}: {error}") from None
+
+
+def _rows_from_arrays(arrays: dict[str, np.ndarray]) -> list[tuple]:
+    if arrays["format"].shape != () or arrays["format"] != NPZ_FORMAT:
+        raise FeedbackError(f"format {arrays['format']!r}, this version reads {NPZ_FORMAT}")
+    images, offsets, png = arrays["images"], arrays["canvas_offsets"], arrays["canvas_png"]
+    count = len(images) if images.ndim == 3 else -1
+    per_drawing = ("labels", "predicted", "confidence", "model_names", "created")
+    if (
+        images.shape[1:] != IMAGE_SHAPE
+        or any(arrays[key].shape != (count,) for key in per_drawing)
+        or offsets.shape != (count + 1,)
+        or png.ndim != 1
+        or png.dtype != np.uint8
+    ):
+        shapes = ", ".join(f"{key} {arrays[key].shape}" for key in sorted(NPZ_KEYS))
+        raise FeedbackError(
+            "expected images (n, 28, 28), one label, predicted digit, confidence, model name "
+            f"and time per image, n + 1 canvas offsets and uint8 canvas bytes; found {shapes}"
+        )
+    if offsets.dtype.kind not in "iu" or offsets[0] != 0:
+        raise FeedbackError("the canvas offsets must be whole numbers starting at 0")
+    if (np.diff(offsets) < 0).any() or offsets[-1] != len(png):
+        raise FeedbackError("the canvas offsets must rise to the length of the canvas bytes")
+    for key in ("model_names", "created"):
+        if arrays[key].dtype.kind != "U":
+            raise FeedbackError(f"{key} must be text, not {arrays[key].dtype}")
+    rows = []
+    for i in range(count):
+        try:
+            canvas = bytes(png[offsets[i] : offsets[i + 1]])
+            if canvas:
+                _check_canvas(_decode_png(canvas))
+            rows.append(
+                (
+                    _check_time(str(arrays["created"][i])),
+                    _check_digit(arrays["labels"][i].item(), "label"),
+                    _check_digit(arrays["predicted"][i].item(), "predicted digit"),
+                    _check_confidence(arrays["confidence"][i].item()),
+                    _check_model_name(str(arrays["model_names"][i])),
+                    _image_bytes(_check_image(images[i])),
+                    canvas or None,
+                )
+            )
+        except FeedbackError as error:
+            raise FeedbackError(f"drawing {i}: {error}") from None
+    return rows
+
+
+def _check_time(text: str) -> str:
+    """An ISO 8601 time with its zone, as UTC to the second."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise FeedbackError(f"the time {text!r} is not an ISO 8601 time with a zone")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

@@ -2,6 +2,8 @@
 
 `model.predict` spends ~40 ms per call on TensorFlow overhead; one image through these
 few layers in NumPy takes microseconds. The maths is the same (tests compare the two).
+Loading reads the `.h5` with h5py, so a process that only classifies never imports
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -37,15 +39,30 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Classifier:
-        """Load and check a saved `.h5` model once (see `store.load_model`)."""
-        from mnist_core.store import load_model
+        """Load a saved `.h5` model once, checked as `store.read_layers` checks it."""
+        from mnist_core.store import ModelFileError, read_layers
 
-        return cls.from_model(load_model(path), name=os.path.basename(os.fspath(path)))
+        name = os.path.basename(os.fspath(path))
+        specs = read_layers(path)
+        try:
+            classifier = cls(tuple(_step(s.kind, s.config, s.weights) for s in specs), name)
+            answer = classifier.probabilities(np.zeros((28, 28), np.float32))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ModelFileError(f"{path} is not a 28x28 digit classifier: {error}") from None
+        if answer.shape != (10,):
+            raise ModelFileError(
+                f"{path} gives {answer.shape} outputs; a digit classifier gives 10"
+            )
+        return classifier
 
     @classmethod
     def from_model(cls, model, name: str = "") -> Classifier:
         """Copy a Keras model's weights into NumPy steps, layer by layer."""
-        return cls(tuple(_step(layer) for layer in model.layers), name or model.name)
+        steps = (
+            _step(type(layer).__name__, layer.get_config(), layer.get_weights())
+            for layer in model.layers
+        )
+        return cls(tuple(steps), name or model.name)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(28, 28) -> (10,), or (n, 28, 28) -> (n, 10); pixels in [0, 1] like `preprocess`."""
@@ -59,11 +76,12 @@ class Classifier:
         return x[0] if single else x
 
 
-def _step(layer) -> Step:
-    """The NumPy function computing `layer` at inference time."""
-    kind = type(layer).__name__
-    config = layer.get_config()
+def _step(kind: str, config: dict, weights) -> Step:
+    """The NumPy function computing one layer at inference time."""
     if kind == "InputLayer":
+        shape = tuple(config["batch_shape"][1:])
+        if shape != (28, 28):
+            raise ValueError(f"it takes {shape} inputs, not (28, 28)")
         return lambda x: x
     if kind == "Dropout":
         return lambda x: x  # inactive at inference
@@ -73,21 +91,26 @@ def _step(layer) -> Step:
         shape = tuple(config["target_shape"])
         return lambda x: x.reshape(len(x), *shape)
     if kind == "Dense":
-        kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
+        kernel, bias = (np.asarray(w, np.float32) for w in weights)
         activate = _ACTIVATIONS[config["activation"]]
         return lambda x: activate(x @ kernel + bias)
     if kind == "Conv2D":
-        return _conv2d(layer, config)
+        return _conv2d(config, weights)
     if kind == "MaxPooling2D":
         return _max_pool(config)
-    raise ValueError(f"layer {layer.name} ({kind}) is not supported")
+    raise ValueError(f"layer {config.get('name')} ({kind}) is not supported")
 
 
-def _conv2d(layer, config) -> Step:
+def _conv2d(config: dict, weights) -> Step:
     """A 'valid', stride-1 convolution as one matrix product over image patches."""
-    if config["padding"] != "valid" or tuple(config["strides"]) != (1, 1):
-        raise ValueError(f"layer {layer.name}: only valid, stride-1 convolutions are supported")
-    kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
+    plain = {"padding": "valid", "strides": [1, 1], "dilation_rate": [1, 1], "groups": 1}
+    if any(
+        list(np.atleast_1d(config.get(k, v))) != list(np.atleast_1d(v)) for k, v in plain.items()
+    ):
+        raise ValueError(f"layer {config['name']}: only plain valid, stride-1 convolutions work")
+    if config.get("data_format", "channels_last") != "channels_last":
+        raise ValueError(f"layer {config['name']}: only channels_last convolutions work")
+    kernel, bias = (np.asarray(w, np.float32) for w in weights)
     rows, cols, channels, filters = kernel.shape
     matrix = kernel.reshape(rows * cols * channels, filters)
     activate = _ACTIVATIONS[config["activation"]]

@@ -8,6 +8,7 @@ build: no code stored in a model file is ever run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -16,6 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 SIDECAR_FORMAT = 1
@@ -187,8 +190,46 @@ def load_model(path: str | os.PathLike):
     return model
 
 
-def check_model_file(path: Path) -> None:
-    """Refuse files that are not HDF5 Keras models built only from `SAFE_LAYERS`."""
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer as stored in a `.h5` file: its class name, its config and its weights."""
+
+    kind: str
+    config: dict
+    weights: tuple[np.ndarray, ...]
+
+
+def read_layers(path: str | os.PathLike) -> list[LayerSpec]:
+    """The checked layer stack of a `.h5` model, read with h5py alone (no TensorFlow)."""
+    path = Path(path)
+    layers = check_model_file(path)
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            stored = file["model_weights"]
+            return [
+                LayerSpec(
+                    layer["class_name"],
+                    layer["config"],
+                    _layer_weights(stored, layer["config"]["name"]),
+                )
+                for layer in layers
+            ]
+    except (OSError, KeyError, ValueError, TypeError):
+        raise ModelFileError(f"{path} holds a model whose weights cannot be read") from None
+
+
+def _layer_weights(stored, name: str) -> tuple[np.ndarray, ...]:
+    """A layer's weights in Keras' order; none for a layer without a group (an input)."""
+    if name not in stored:
+        return ()
+    group = stored[name]
+    return tuple(np.asarray(group[w], dtype=np.float32) for w in group.attrs["weight_names"])
+
+
+def check_model_file(path: Path) -> list[dict]:
+    """The layer list of an HDF5 Keras model: a plain stack of `SAFE_LAYERS`, else an error."""
     try:
         with path.open("rb") as file:
             signature = file.read(len(_HDF5_SIGNATURE))
@@ -200,18 +241,38 @@ def check_model_file(path: Path) -> None:
 
     try:
         with h5py.File(path, "r") as file:
-            config = json.loads(file.attrs["model_config"])
+            layers = json.loads(file.attrs["model_config"])["config"]["layers"]
+        kinds = [(layer["class_name"], layer["config"]) for layer in layers]
     except (OSError, KeyError, ValueError, TypeError):
         raise ModelFileError(f"{path} is an HDF5 file but holds no Keras model") from None
-    for layer in config.get("config", {}).get("layers", []):
-        kind = layer.get("class_name")
-        activation = layer.get("config", {}).get("activation", "linear")
+    for kind, config in kinds:
+        activation = config.get("activation", "linear")
         if kind not in SAFE_LAYERS:
             raise ModelFileError(f"{path} contains a {kind} layer, which this app does not load")
         if activation not in SAFE_ACTIVATIONS:
             raise ModelFileError(
                 f"{path} uses activation {activation!r}, which this app does not load"
             )
+    if not _is_a_stack(layers):
+        raise ModelFileError(f"{path} is not a plain stack of layers, which this app needs")
+    return layers
+
+
+def _is_a_stack(layers: list[dict]) -> bool:
+    """Whether each layer takes the previous one's output (Sequential models always do)."""
+    for previous, layer in itertools.pairwise(layers):
+        nodes = layer.get("inbound_nodes")
+        if nodes is None:
+            continue  # Sequential: the order is the graph
+        try:
+            (node,) = nodes
+            (argument,) = node["args"]
+            source = argument["config"]["keras_history"][0]
+        except (KeyError, TypeError, ValueError, IndexError):
+            return False
+        if source != previous["config"]["name"]:
+            return False
+    return True
 
 
 def _temp_path(folder: Path, suffix: str) -> Path:

@@ -1,7 +1,24 @@
-"""Entry point: `streamlit run streamlit_app.py`."""
+"""Entry point: `streamlit run streamlit_app.py`.
+
+Three pages (Train, Draw, Models) and a sidebar showing the active model. Nothing here imports
+TensorFlow, so the first page is up in a few seconds; the Draw page loads Keras when it first
+reads a model file, and the Train page when it trains.
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="MNIST digits", layout="wide")
-st.title("MNIST digits")
-st.write("Train a digit classifier with `python -m mnist_core train`; the app pages are coming.")
+from app_pages.common import model_sidebar
+
+# Icons from the symbols common fonts carry (DejaVu has them): no emoji font needed.
+st.set_page_config(page_title="MNIST digits", page_icon="✍️", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("app_pages/train.py", title="Train", icon="⚙️"),
+        st.Page("app_pages/draw.py", title="Draw", icon="✏️"),
+        st.Page("app_pages/models.py", title="Models", icon="⚖️"),
+    ]
+)
+page.run()
+# After the page: a model it trained, picked or deleted shows here in the same run.
+model_sidebar()

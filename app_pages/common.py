@@ -1,0 +1,236 @@
+"""UI helpers the pages share: which saved model is active, its cached classifier, the
+sidebar picker, and a saved model's test results drawn from its record.
+
+The active model's name lives in `st.session_state[ACTIVE_MODEL]`; when it is missing, or
+names a model that no longer exists (another session may have deleted it), the newest saved
+model is active.
+
+The app imports this module at start, so it stays light: Keras is reached only by
+`load_classifier` (to read a `.h5` file), and matplotlib and scikit-learn, which take
+seconds to import, only by the functions that draw results.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from mnist_core.classify import Classifier
+from mnist_core.store import ModelFileError, SavedModel, list_models
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from mnist_core.evaluate import Evaluation
+
+ACTIVE_MODEL = "active_model"
+TRAIN_PAGE = "app_pages/train.py"
+MISTAKES_SHOWN = 30
+FIGURE_DPI = 144  # sharp on high-density screens, still small PNGs
+_PICKER = "model_picker"
+
+
+def active_model(models: list[SavedModel]) -> SavedModel | None:
+    """The model the user picked, else the newest of `models` (newest first), else None."""
+    name = st.session_state.get(ACTIVE_MODEL)
+    picked = next((saved for saved in models if saved.name == name), None)
+    return picked or (models[0] if models else None)
+
+
+def set_active_model(name: str | None) -> None:
+    """Make `name` the active model; None falls back to the newest."""
+    if name is None:
+        st.session_state.pop(ACTIVE_MODEL, None)
+    else:
+        st.session_state[ACTIVE_MODEL] = name
+
+
+def describe(saved: SavedModel) -> str:
+    """One line a person can pick a model by: "mlp-20261128-101500 · MLP · 97.9%"."""
+    accuracy = saved.test_accuracy
+    shown = "no test score" if accuracy is None else f"{accuracy:.1%}"
+    return f"{saved.name} · {saved.architecture.upper()} · {shown}"
+
+
+def created_at(saved: SavedModel) -> datetime | None:
+    """When the model was saved (UTC), or None if its record does not say."""
+    try:
+        return datetime.fromisoformat(saved.created)
+    except ValueError:
+        return None
+
+
+def load_classifier(saved: SavedModel) -> Classifier:
+    """The model's classifier, read from disk once per file version and shared by all sessions.
+
+    Raises `store.ModelFileError` when the file is unsafe, broken or gone."""
+    try:
+        version = saved.path.stat().st_mtime_ns
+    except OSError:
+        raise ModelFileError(f"{saved.path} no longer exists") from None
+    return _classifier(str(saved.path), version)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def _classifier(path: str, version: int) -> Classifier:
+    """`version` (the file's mtime) is part of the cache key: a model saved again is reloaded."""
+    return Classifier.load(path)
+
+
+def model_sidebar() -> None:
+    """The active model and a picker for another one, or what to do when there is none."""
+    models = list_models()
+    saved = active_model(models)
+    with st.sidebar:
+        st.subheader("Active model")
+        if saved is None:
+            st.info("No saved model yet. Train one on the **Train** page; it becomes active here.")
+            return
+        st.session_state[_PICKER] = saved.name
+        st.selectbox(
+            "Active model",
+            [m.name for m in models],
+            key=_PICKER,
+            on_change=lambda: set_active_model(st.session_state[_PICKER]),
+            label_visibility="collapsed",
+            help="The model the Draw page uses: the newest one unless you pick another.",
+        )
+        accuracy = saved.test_accuracy
+        left, right = st.columns(2)
+        left.metric("Architecture", saved.architecture.upper())
+        right.metric("Test accuracy", "n/a" if accuracy is None else f"{accuracy:.2%}")
+        created = created_at(saved)
+        when = "at an unknown time" if created is None else f"on {created:%d %b %Y, %H:%M} UTC"
+        st.caption(f"Trained {when}.")
+
+
+def no_model_yet(action: str) -> None:
+    """Tell the user there is no saved model and how to get one; `action` is what they wanted."""
+    st.info(f"There is no saved model yet to {action}. Train one first on the Train page.")
+    st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="⚙️")
+
+
+def evaluation_of(saved: SavedModel) -> Evaluation | None:
+    """The test results in the model's record, or None when the record holds none readable."""
+    from mnist_core.evaluate import Evaluation
+
+    try:
+        return Evaluation.from_dict(saved.record["evaluation"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def model_summary(saved: SavedModel) -> None:
+    """Test accuracy and loss, epochs run and training time, then the settings it was trained
+    with and on what data."""
+    record = saved.record
+    test_accuracy, test_loss = saved.test_accuracy, record.get("evaluation", {}).get("loss")
+    accuracy, loss, epochs, seconds = st.columns(4)
+    accuracy.metric("Test accuracy", "n/a" if test_accuracy is None else f"{test_accuracy:.2%}")
+    loss.metric("Test loss", "n/a" if test_loss is None else f"{test_loss:.4f}")
+    epochs.metric(
+        "Epochs",
+        record.get("epochs_run", "n/a"),
+        delta="stopped early" if record.get("stopped_early") else None,
+        delta_color="orange",
+        delta_arrow="off",
+    )
+    seconds.metric("Training time", f"{record.get('fit_seconds', 0):.0f} s")
+    config = record.get("config", {})
+    settings = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in config.items())
+    st.caption(f"Settings: {settings}. Data: {record.get('data_source', 'unknown')}.")
+
+
+def model_results(saved: SavedModel) -> None:
+    """A saved model's results in tabs: learning curves, confusion matrix, per-class report
+    and the misclassified test digits it was surest about. Read from its record: no Keras."""
+    from mnist_core import plots
+
+    evaluation = evaluation_of(saved)
+    if evaluation is None:
+        st.warning(f"The record of **{saved.name}** holds no readable test results.")
+        return
+    version = (saved.name, saved.created)
+    curves, confusion, report, mistakes = st.tabs(
+        ["Learning curves", "Confusion matrix", "Per-class report", "Misclassified digits"]
+    )
+    with curves:
+        history = saved.record.get("history", {})
+        show_figure(("curves", *version), lambda: plots.learning_curves(history))
+    with confusion:
+        heatmap, explanation = st.columns([3, 2])
+        with heatmap:
+            show_figure(
+                ("confusion", *version), lambda: plots.confusion_heatmap(evaluation.confusion)
+            )
+        explanation.markdown(
+            "Rows are the true digits, columns the model's answers: the diagonal counts the "
+            "right answers, every other cell a kind of mistake. The colour is the share of "
+            "the true digit, so rare mistakes stay visible."
+        )
+    with report:
+        _per_class_report(evaluation)
+    with mistakes:
+        _mistakes_gallery(evaluation, version)
+
+
+def _per_class_report(evaluation: Evaluation) -> None:
+    """Precision, recall, F1 and number of test images of each digit, as a table."""
+    percent = st.column_config.NumberColumn(format="%.1f%%")
+    st.dataframe(
+        [
+            {
+                "Digit": digit,
+                "Precision": 100 * scores["precision"],
+                "Recall": 100 * scores["recall"],
+                "F1": scores["f1"],
+                "Test images": scores["support"],
+            }
+            for digit, scores in evaluation.report.items()
+        ],
+        hide_index=True,
+        column_config={
+            "Precision": percent,
+            "Recall": percent,
+            "F1": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+
+
+def _mistakes_gallery(evaluation: Evaluation, version: tuple) -> None:
+    """The misclassified test digits the model was surest about, as the model saw them."""
+    from mnist_core import plots
+
+    mistakes = evaluation.mistakes[:MISTAKES_SHOWN]
+    if not mistakes:
+        st.success("No test digit was misclassified.")
+        return
+    st.caption(
+        f"The {len(mistakes)} misclassified test digits the model was surest about: "
+        "true digit → the model's answer, and its confidence."
+    )
+    show_figure(
+        ("mistakes", *version),
+        lambda: plots.digit_gallery(
+            [m.image for m in mistakes],
+            [f"{m.label} → {m.predicted}\n{m.confidence:.0%}" for m in mistakes],
+        ),
+    )
+
+
+def show_figure(key: tuple, make_figure: Callable[[], Figure]) -> None:
+    """Show a matplotlib figure, drawn once per `key` (a gallery takes a second or two to
+    draw; a model's charts never change, so every rerun after the first is instant)."""
+    st.image(_figure_png(key, make_figure))
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def _figure_png(key: tuple, _make_figure: Callable[[], Figure]) -> bytes:
+    """`key` names the figure; `_make_figure` (not hashed, by its leading underscore) draws it."""
+    buffer = io.BytesIO()
+    _make_figure().savefig(buffer, format="png", dpi=FIGURE_DPI)
+    return buffer.getvalue()

@@ -1,0 +1,218 @@
+"""Draw page: draw a digit or upload pictures of digits, and see what the active model reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from app_pages.common import TRAIN_PAGE, active_model, load_classifier
+from app_pages.training_ui import start_reference_training
+from mnist_core.answer import PREVIEW_SCALE, Answer, read_digit
+from mnist_core.classify import Classifier
+from mnist_core.preprocess import EmptyImageError, ImageError, load_image
+from mnist_core.store import ModelFileError, list_models
+from mnist_core.strokes import CANVAS_SIZE, STROKE_WIDTH
+
+_CLEARS = "canvas_clears"  # how many times Clear was pressed: part of the canvas's initial drawing
+_JUST_CLEARED = "canvas_just_cleared"
+_UPLOAD_COLUMNS = 4
+_THUMBNAIL_SCALE = 3  # an upload's 28x28 is shown at 84 px
+_TOP_COLOUR, _OTHER_COLOUR = "#ff4b4b", "#a3a8b8"
+
+
+def draw_page() -> None:
+    st.title("Draw a digit")
+    saved = active_model(list_models())
+    if saved is None:
+        _offer_reference_training()
+        return
+    try:
+        classifier = load_classifier(saved)
+    except ModelFileError as error:
+        st.error(
+            f"The model **{saved.name}** cannot be used: {error}. "
+            "Pick another model in the sidebar, or train a new one."
+        )
+        return
+    st.caption(f"Read by **{saved.name}**. Pick another model in the sidebar.")
+    _drawing_ui(classifier)
+    st.divider()
+    _upload_ui(classifier)
+
+
+@st.fragment
+def _drawing_ui(classifier: Classifier) -> None:
+    """The canvas and its answer; a fragment, so a stroke reruns only this part of the page."""
+    canvas_column, answer_column = st.columns([5, 7], gap="large")
+    with canvas_column:
+        picture = _canvas()
+    with answer_column:
+        answer = None if picture is None else _read_or_none(picture, classifier)
+        if answer is None:
+            st.info(
+                "Draw a digit in the black square, large and centred: "
+                "the model's answer appears here."
+            )
+        else:
+            _show_answer(answer)
+
+
+def _canvas() -> np.ndarray | None:
+    """The canvas drawing as RGBA pixels, or None when it was just cleared."""
+    # Short, at the left: the canvas toolbar pops up over the right of what is above it.
+    st.markdown("**Your digit**")
+    pen_width = st.session_state.get("pen_width", STROKE_WIDTH)
+    drawing = st_canvas(
+        stroke_width=pen_width,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=CANVAS_SIZE,
+        width=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        # Changing the initial drawing makes the canvas reload it: that is how Clear empties it.
+        initial_drawing={"objects": [], "clears": st.session_state.get(_CLEARS, 0)},
+        return_image_data=True,
+        key="canvas",
+    )
+    clear_column, width_column = st.columns([1, 3], vertical_alignment="bottom")
+    clear_column.button("Clear", on_click=_clear_canvas, width="stretch")
+    width_column.slider("Pen width", 8, 30, STROKE_WIDTH, key="pen_width")
+    st.caption(
+        "Draw one digit, large and centred. Start strokes away from the top-right corner: "
+        "the canvas toolbar (undo, redo, erase all) pops up there and takes them."
+    )
+    # Until the canvas has reloaded, it still reports the strokes it showed before Clear.
+    if st.session_state.pop(_JUST_CLEARED, False):
+        return None
+    return drawing.image_data
+
+
+def _clear_canvas() -> None:
+    st.session_state[_CLEARS] = st.session_state.get(_CLEARS, 0) + 1
+    st.session_state[_JUST_CLEARED] = True
+
+
+def _read_or_none(picture: np.ndarray, classifier: Classifier) -> Answer | None:
+    try:
+        return read_digit(picture, classifier)
+    except EmptyImageError:
+        return None
+
+
+def _show_answer(answer: Answer) -> None:
+    """The 28x28 image the model saw, its verdict and all ten probabilities."""
+    verdict = answer.verdict
+    image_column, verdict_column = st.columns([1, 2])
+    image_column.image(
+        answer.preview(),
+        caption="What the model sees (28x28)",
+        width=28 * PREVIEW_SCALE,  # whole screen pixels per model pixel: the browser adds no blur
+        output_format="PNG",
+    )
+    with verdict_column:
+        st.metric(
+            "Prediction",
+            str(verdict.digit),
+            delta=f"{verdict.probability:.0%} probability",
+            delta_color="off",
+            delta_arrow="off",
+        )
+        if not verdict.is_sure:
+            st.warning(
+                f"{str(verdict).capitalize()} "
+                f"({verdict.probability:.0%} vs {verdict.runner_up_probability:.0%})."
+            )
+    _probability_chart(answer)
+
+
+def _probability_chart(answer: Answer) -> None:
+    """All ten probabilities as bars on a fixed 0-100% scale, the answer in colour.
+
+    A plain Vega-Lite spec: cheaper per stroke than building it with Altair."""
+    top = answer.verdict.digit
+    values = [
+        {"digit": str(d), "probability": float(p)} for d, p in enumerate(answer.probabilities)
+    ]
+    spec = {
+        "data": {"values": values},
+        "mark": {"type": "bar", "tooltip": True},
+        "height": 190,
+        "encoding": {
+            "x": {"field": "digit", "type": "ordinal", "axis": {"labelAngle": 0}},
+            "y": {
+                "field": "probability",
+                "type": "quantitative",
+                "scale": {"domain": [0, 1]},
+                "axis": {"format": "%"},
+            },
+            "color": {
+                "condition": {"test": f"datum.digit == '{top}'", "value": _TOP_COLOUR},
+                "value": _OTHER_COLOUR,
+            },
+        },
+    }
+    st.vega_lite_chart(spec=spec, width="stretch")
+
+
+def _upload_ui(classifier: Classifier) -> None:
+    st.subheader("Or upload pictures of digits")
+    uploads = st.file_uploader(
+        "PNG or JPEG pictures, one digit each",
+        type=["png", "jpg", "jpeg"],
+        accept_multiple_files=True,
+        help="Dark ink on light paper or light on dark both work: "
+        "each picture is prepared the way MNIST's digits were.",
+    )
+    for start in range(0, len(uploads), _UPLOAD_COLUMNS):
+        row = uploads[start : start + _UPLOAD_COLUMNS]
+        for upload, column in zip(row, st.columns(_UPLOAD_COLUMNS), strict=False):
+            with column.container(border=True):
+                _show_upload(upload, classifier)
+
+
+def _show_upload(upload, classifier: Classifier) -> None:
+    upload.seek(0)  # the same file object may have been read by an earlier run
+    try:
+        answer = read_digit(load_image(upload), classifier)
+    except EmptyImageError:
+        st.warning(f"**{upload.name}** is blank: there is no digit in it.")
+        return
+    except ImageError as error:
+        st.error(str(error))  # names the file and says what is wrong
+        return
+    verdict = answer.verdict
+    image_column, verdict_column = st.columns([1, 1])
+    image_column.image(
+        answer.preview(_THUMBNAIL_SCALE),
+        caption="28x28",
+        width=28 * _THUMBNAIL_SCALE,
+        output_format="PNG",
+    )
+    verdict_column.metric(
+        upload.name,
+        str(verdict.digit),
+        delta=f"{verdict.probability:.0%}",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    if not verdict.is_sure:
+        verdict_column.caption(str(verdict).capitalize())
+
+
+def _offer_reference_training() -> None:
+    st.info(
+        "There is no saved model yet to read your digits. Train the reference model "
+        "(the MLP with the default settings) in one click, or choose your own settings "
+        "on the Train page."
+    )
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    if left.button("Train the reference model", type="primary"):
+        _job, started = start_reference_training()
+        if not started:
+            st.toast("A training job is already running: showing its progress.")
+        st.switch_page(TRAIN_PAGE)
+    right.page_link(TRAIN_PAGE, label="Choose settings on the Train page", icon="⚙️")
+
+
+draw_page()

@@ -1,0 +1,274 @@
+"""Train page: choose hyperparameters, train in the background, watch it learn, see the scores.
+
+Training runs in the server's one job (`app_pages.training_ui`); this page only draws snapshots
+of it, so it stays responsive, and any session that opens it sees the running job.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.common import active_model, model_results, model_summary, show_figure
+from app_pages.training_ui import activate_if_followed, follow, job_runner, start_training
+from mnist_core import jobs
+from mnist_core.config import ARCHITECTURES, BOUNDS, ConfigError, TrainConfig
+from mnist_core.jobs import JobSnapshot, TrainingJob
+from mnist_core.store import list_models
+
+POLL_SECONDS = 1.0
+NOT_YET = "—"
+LIVE_METRICS = {
+    "loss": "Training loss",
+    "accuracy": "Training accuracy",
+    "val_loss": "Validation loss",
+    "val_accuracy": "Validation accuracy",
+}
+REFERENCE = TrainConfig()
+ARCHITECTURE_NAMES = {"mlp": "MLP (the reference model)", "cnn": "CNN (Keras' MNIST convnet)"}
+# field -> (label, step, display format, help); bounds and defaults come from TrainConfig
+NUMBER_FIELDS = {
+    "epochs": ("Epochs", 1, None, "Passes over the training images."),
+    "batch_size": ("Batch size", 16, None, "Images per weight update."),
+    "hidden_units": ("Hidden units", 16, None, "Width of each hidden layer (MLP only)."),
+    "dropout": ("Dropout", 0.05, "%.2f", "Share of units dropped while training (MLP only)."),
+    "learning_rate": ("Learning rate", 0.0001, "%g", "Adam's step size."),
+    "validation_size": (
+        "Validation images",
+        1000,
+        None,
+        "Taken from the end of the training set and scored after every epoch.",
+    ),
+    "seed": ("Seed", 1, None, "The same seed and settings train the same weights."),
+}
+
+
+def train_page() -> None:
+    st.title("Train")
+    job = job_runner().current()
+    snapshot = job.snapshot() if job else None
+    settings_column, job_column = st.columns([1, 2.4], gap="large")
+    with settings_column:
+        config = settings_form(busy=snapshot is not None and not snapshot.is_finished)
+    if config is not None:
+        start_training(config)  # or, if another session was quicker, follow its job
+        st.rerun()  # redraw the form with its button showing that a job runs
+    with job_column:
+        if snapshot is None:
+            introduction()
+        elif not snapshot.is_finished:
+            follow(job)
+            live_training(job)
+        else:
+            activate_if_followed(snapshot)
+            finished_training(snapshot)
+
+
+def settings_form(busy: bool) -> TrainConfig | None:
+    """The hyperparameter form; the config to train once submitted with valid values."""
+    with st.form("train_settings"):
+        st.subheader("Settings")
+        architecture = st.selectbox(
+            "Architecture",
+            ARCHITECTURES,
+            index=ARCHITECTURES.index(REFERENCE.architecture),
+            format_func=ARCHITECTURE_NAMES.get,
+            key="train_architecture",
+        )
+        values = {"architecture": architecture}
+        names = list(NUMBER_FIELDS)
+        for row in range(0, len(names), 2):
+            for name, column in zip(names[row : row + 2], st.columns(2), strict=False):
+                values[name] = _number_input(name, column)
+        label = "A model is training…" if busy else "Train"
+        submitted = st.form_submit_button(label, type="primary", disabled=busy, width="stretch")
+    if busy:
+        st.caption("One model trains at a time on this server; the form frees up when it ends.")
+    else:
+        st.caption("The defaults train the reference model.")
+    if not submitted:
+        return None
+    try:
+        return TrainConfig(**values)
+    except ConfigError as error:
+        st.error(f"Cannot train with these settings: {error}.")
+        return None
+
+
+def _number_input(name: str, column) -> int | float:
+    label, step, number_format, help_text = NUMBER_FIELDS[name]
+    low, high = BOUNDS[name]
+    return column.number_input(
+        label,
+        min_value=low,
+        max_value=high,
+        value=getattr(REFERENCE, name),
+        step=step,
+        format=number_format,
+        help=f"{help_text} From {_number_text(low)} to {_number_text(high)}.",
+        key=f"train_{name}",
+    )
+
+
+def _number_text(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def introduction() -> None:
+    if not list_models():
+        st.info("No model has been trained yet.")
+    st.markdown(
+        "Choose the settings and press **Train**. The defaults are the reference model "
+        f"({REFERENCE.architecture.upper()}, {REFERENCE.epochs} epochs).\n\n"
+        "While it trains you see its progress and learning curves here, and you can stop it "
+        "(what it learned so far is kept) or use the other pages. When it ends it is scored on "
+        "the test images, saved, and becomes the active model in the sidebar."
+    )
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_training(job: TrainingJob) -> None:
+    """The running job, redrawn every second; when it ends the whole page reruns."""
+    snapshot = job.snapshot()
+    if snapshot.is_finished:
+        st.rerun()
+    st.subheader("Training")
+    st.caption(describe_config(snapshot.config))
+    bar_column, stop_column = st.columns([5, 1], vertical_alignment="bottom")
+    bar_column.progress(_fraction(snapshot), text=status_line(snapshot))
+    stop_column.button(
+        "Stop",
+        on_click=job.stop,
+        disabled=snapshot.stop_requested or snapshot.state == jobs.EVALUATING,
+        help="Stop after the current batch: what was learned so far is scored and saved.",
+        key="stop_training",
+        width="stretch",
+    )
+    _latest_metrics(snapshot)
+    if snapshot.epochs_done:
+        _learning_curves(snapshot)
+    else:
+        st.caption("Learning curves appear here after the first epoch.")
+
+
+def status_line(snapshot: JobSnapshot) -> str:
+    """What the job is doing, in the words the progress bar shows."""
+    progress = snapshot.progress
+    if snapshot.state == jobs.PREPARING:
+        return snapshot.messages[-1] if snapshot.messages else "Preparing the data…"
+    if snapshot.state == jobs.EVALUATING:
+        return "Scoring the test images and saving the model…"
+    if progress is None:
+        return "Starting TensorFlow and building the model…"
+    parts = [
+        f"Epoch {progress.epoch} of {progress.epochs}",
+        f"batch {progress.batch:,} of {progress.batches:,}",
+        f"{duration(progress.elapsed)} elapsed",
+    ]
+    left = progress.seconds_left
+    parts.append("estimating time left" if left is None else f"about {duration(left)} left")
+    if snapshot.stop_requested:
+        parts.insert(0, "Stopping after this batch")
+    return " · ".join(parts)
+
+
+def _fraction(snapshot: JobSnapshot) -> float:
+    if snapshot.state == jobs.EVALUATING:
+        return 1.0
+    return snapshot.progress.fraction if snapshot.progress else 0.0
+
+
+def _latest_metrics(snapshot: JobSnapshot) -> None:
+    """Training loss and accuracy so far this epoch; the validation ones after each whole
+    epoch, with the change from the epoch before."""
+    running = snapshot.progress.metrics if snapshot.progress else {}
+    for cell, (name, label) in zip(st.columns(4), LIVE_METRICS.items(), strict=True):
+        change = None
+        if name.startswith("val_"):
+            values = snapshot.history.get(name, ())
+            value = values[-1] if values else None
+            if len(values) > 1:
+                change = _metric_text(name, values[-1] - values[-2], signed=True)
+        else:
+            value = running.get(name)
+        shown = NOT_YET if value is None else _metric_text(name, value)
+        cell.metric(label, shown, change, delta_color="inverse" if "loss" in name else "normal")
+
+
+def _metric_text(name: str, value: float, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    return f"{value:{sign}.2%}" if name.endswith("accuracy") else f"{value:{sign}.4f}"
+
+
+def _learning_curves(snapshot: JobSnapshot) -> None:
+    """Drawn once per finished epoch, not on every poll: matplotlib is slow."""
+    from mnist_core.plots import learning_curves
+
+    history = dict(snapshot.history)
+    show_figure(
+        ("live curves", snapshot.id, snapshot.epochs_done), lambda: learning_curves(history)
+    )
+
+
+def finished_training(snapshot: JobSnapshot) -> None:
+    """How the last job ended: its error, or its saved model with its test results."""
+    if snapshot.state == jobs.FAILED:
+        st.subheader("Training failed")
+        st.caption(describe_config(snapshot.config))
+        st.error(f"Training failed: {snapshot.error}")
+        return
+    saved = snapshot.saved
+    st.subheader("Latest training run")
+    outcome = f"Saved as **{saved.name}**"
+    if snapshot.state == jobs.STOPPED:
+        outcome = (
+            f"Stopped at epoch {saved.record['epochs_run']} of {snapshot.config.epochs}: "
+            f"what it had learned was scored and saved as **{saved.name}**"
+        )
+    current = active_model(list_models())
+    if current is not None and current.name == saved.name:
+        outcome += ", now the active model"
+    message_column, download_column = st.columns([4, 1], vertical_alignment="center")
+    (message_column.warning if snapshot.state == jobs.STOPPED else message_column.success)(
+        outcome + "."
+    )
+    if saved.path.is_file():
+        download_column.download_button(
+            "Download .h5",
+            data=saved.path.read_bytes,
+            file_name=saved.path.name,
+            mime="application/x-hdf5",
+            on_click="ignore",
+            width="stretch",
+        )
+    else:
+        download_column.caption("Deleted since.")
+    model_summary(saved)
+    model_results(saved)
+
+
+def describe_config(config: TrainConfig) -> str:
+    """One line naming every setting of a run, e.g. "MLP · 10 epochs · batch 32 · …"."""
+    parts = [config.architecture.upper(), f"{config.epochs} epochs", f"batch {config.batch_size}"]
+    if config.architecture == "mlp":
+        parts += [f"{config.hidden_units} hidden units", f"dropout {config.dropout:g}"]
+    parts += [
+        f"learning rate {config.learning_rate:g}",
+        f"{config.validation_size:,} validation images",
+        f"seed {config.seed}",
+    ]
+    return " · ".join(parts)
+
+
+def duration(seconds: float) -> str:
+    """A time span as people say it: "45 s", "2 min 05 s", "1 h 10 min"."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+train_page()

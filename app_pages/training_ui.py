@@ -1,0 +1,49 @@
+"""The training-job machinery of the UI, shared by the Train and Draw pages.
+
+The server has one `JobRunner`, so every session sees the same job. A session that starts a
+job, or watches one run, makes its model the active one when it ends.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.common import set_active_model
+from mnist_core.config import TrainConfig
+from mnist_core.jobs import JobRunner, JobSnapshot, TrainingJob
+
+_FOLLOWED_JOB = "followed_training_job"  # id of the job whose model this session will activate
+
+
+@st.cache_resource
+def job_runner() -> JobRunner:
+    """The server's one job runner, shared by all sessions."""
+    return JobRunner()
+
+
+def start_training(config: TrainConfig) -> tuple[TrainingJob, bool]:
+    """Start training `config`: (the new job, True), or (the job already running, False).
+
+    Either way this session follows the job it gets back."""
+    job, started = job_runner().start(config)
+    follow(job)
+    return job, started
+
+
+def start_reference_training() -> tuple[TrainingJob, bool]:
+    """Train the reference model (TrainConfig's defaults), as `start_training` does."""
+    return start_training(TrainConfig())
+
+
+def follow(job: TrainingJob) -> None:
+    """Make `job`'s model this session's active one when it ends (see `activate_if_followed`)."""
+    if job.is_running:
+        st.session_state[_FOLLOWED_JOB] = job.id
+
+
+def activate_if_followed(snapshot: JobSnapshot) -> None:
+    """If this session followed the finished job, make the model it saved the active one."""
+    if snapshot.is_finished and st.session_state.get(_FOLLOWED_JOB) == snapshot.id:
+        del st.session_state[_FOLLOWED_JOB]
+        if snapshot.saved is not None:
+            set_active_model(snapshot.saved.name)

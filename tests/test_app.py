@@ -1,0 +1,97 @@
+"""The app's shell: every page runs, and the sidebar shows and switches the active model."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mnist_core.store import delete_model, find_model
+from tests.app_support import APP, open_page, train_tiny
+
+PAGES = ["app_pages/train.py", "app_pages/draw.py", "app_pages/models.py"]
+
+
+@pytest.fixture(scope="module")
+def trained_models(mnist, tmp_path_factory):
+    """Two tiny models, "tiny-b" the newer, trained once for this module."""
+    folder = tmp_path_factory.mktemp("trained")
+    train_tiny(mnist, folder, "tiny-a", seed=1)
+    train_tiny(mnist, folder, "tiny-b", seed=2)
+    return folder
+
+
+@pytest.fixture
+def with_models(trained_models, models_dir):
+    """The trained models, copied into this test's own models folder."""
+    shutil.copytree(trained_models, models_dir)
+    return models_dir
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_models_and_sidebar_says_what_to_do(page, models_dir):
+    app = open_page(page)
+
+    assert not app.exception
+    assert "No saved model yet" in app.sidebar.info[0].value
+    assert "Train" in app.sidebar.info[0].value
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_with_models(page, with_models):
+    app = open_page(page)
+
+    assert not app.exception
+
+
+def test_the_newest_model_is_active_by_default(with_models):
+    app = open_page("app_pages/models.py")
+
+    picker = app.sidebar.selectbox[0]
+    assert picker.value == "tiny-b"
+    assert picker.options == ["tiny-b", "tiny-a"]
+    architecture, accuracy = app.sidebar.metric
+    assert (architecture.label, architecture.value) == ("Architecture", "MLP")
+    assert accuracy.label == "Test accuracy" and accuracy.value.endswith("%")
+    assert app.sidebar.caption[0].value.startswith("Trained on ")
+
+
+def test_picking_another_model_makes_it_active(with_models):
+    app = open_page("app_pages/models.py")
+
+    app.sidebar.selectbox[0].select("tiny-a").run()
+
+    assert not app.exception
+    assert app.session_state["active_model"] == "tiny-a"
+    assert app.sidebar.selectbox[0].value == "tiny-a"
+    assert app.sidebar.metric[1].value == f"{find_model('tiny-a').test_accuracy:.2%}"
+
+
+def test_a_model_deleted_elsewhere_hands_over_to_the_newest(with_models):
+    app = open_page("app_pages/draw.py")
+    app.sidebar.selectbox[0].select("tiny-a").run()
+
+    delete_model("tiny-a")  # as another session would
+    app.run()
+
+    assert not app.exception
+    assert app.sidebar.selectbox[0].value == "tiny-b"
+    assert len(app.sidebar.selectbox[0].options) == 1
+
+
+def test_tensorflow_waits_until_a_page_needs_it(with_models):
+    """Starting the app and browsing saved models must not import TensorFlow (seconds)."""
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file({str(APP)!r}, default_timeout=60).run()
+app.switch_page("app_pages/models.py").run()
+assert not app.exception, app.exception
+print("tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.split() == ["False", "False"]

@@ -1,0 +1,149 @@
+import subprocess
+import sys
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_core import jobs
+from mnist_core.config import TrainConfig
+from mnist_core.jobs import JobRunner
+from mnist_core.store import list_models
+
+from .conftest import SMALL_CONFIG
+
+JOB_TIMEOUT_S = 300  # a hung job fails the test instead of hanging the run
+STATE_ORDER = [jobs.PREPARING, jobs.TRAINING, jobs.EVALUATING, jobs.DONE]
+
+
+@pytest.fixture(scope="session")
+def small_npz(small_mnist, tmp_path_factory):
+    """The 3,000/1,000-image slice of MNIST as a Keras-layout .npz file, as a user would name it."""
+    path = tmp_path_factory.mktemp("data") / "small-mnist.npz"
+    (x_train, y_train), (x_test, y_test) = small_mnist.train, small_mnist.test
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+def _finished(job):
+    assert job.wait(JOB_TIMEOUT_S), f"{job} did not finish"
+    return job.snapshot()
+
+
+def test_trains_in_the_background_reporting_progress_then_saves(small_npz, tmp_path):
+    runner = JobRunner()
+    assert runner.current() is None
+    job, started = runner.start(SMALL_CONFIG, data_path=small_npz, models_dir=tmp_path)
+    assert started and runner.current() is job
+
+    states = [job.snapshot().state]
+    while not job.wait(0.02):
+        states.append(job.snapshot().state)
+    snapshot = job.snapshot()
+    states.append(snapshot.state)
+    seen = list(dict.fromkeys(states))
+    assert seen == [s for s in STATE_ORDER if s in seen] and seen[-1] == jobs.DONE
+
+    assert snapshot.is_finished and snapshot.error is None and not snapshot.stop_requested
+    assert snapshot.messages == (f"Reading MNIST from {small_npz}",)
+    assert snapshot.progress.epoch == 2 and snapshot.progress.fraction == 1.0
+    assert snapshot.epochs_done == 2
+    saved = snapshot.saved
+    assert [m.name for m in list_models(tmp_path)] == [saved.name]
+    assert {k: list(v) for k, v in snapshot.history.items()} == saved.record["history"]
+    assert saved.record["epochs_run"] == 2 and not saved.record["stopped_early"]
+    assert saved.record["config"] == SMALL_CONFIG.to_dict()
+    assert snapshot.started <= snapshot.finished
+    assert runner.current() is job  # the finished job stays visible
+
+    with pytest.raises(FrozenInstanceError):
+        snapshot.state = jobs.FAILED
+    with pytest.raises(TypeError):
+        snapshot.history["loss"] = ()
+
+
+def test_one_job_at_a_time_and_stop_keeps_what_was_learned(small_npz, tmp_path):
+    runner = JobRunner()
+    long_run = TrainConfig(epochs=50, validation_size=500)
+    job, started = runner.start(long_run, data_path=small_npz, models_dir=tmp_path)
+    second, second_started = runner.start(SMALL_CONFIG, data_path=small_npz, models_dir=tmp_path)
+    assert started and not second_started and second is job
+
+    job.stop()  # before the first batch ends: training stops inside epoch 1
+    snapshot = _finished(job)
+    assert snapshot.state == jobs.STOPPED and snapshot.stop_requested
+    assert snapshot.epochs_done == 1
+    record = snapshot.saved.record
+    assert record["stopped_early"] and record["epochs_run"] == 1 < long_run.epochs
+    assert record["evaluation"]["accuracy"] > 0.1  # scored on the test images, as when done
+    assert [m.name for m in list_models(tmp_path)] == [snapshot.saved.name]
+
+    after, after_started = runner.start(
+        TrainConfig(epochs=1, validation_size=0), data_path=small_npz, models_dir=tmp_path
+    )
+    assert after_started and after is not job and runner.current() is after
+    assert _finished(after).state == jobs.DONE
+
+
+@pytest.mark.parametrize(
+    ("data", "config", "message"),
+    [
+        ("not-mnist.npz", SMALL_CONFIG, "is not an .npz file"),
+        ("small", TrainConfig(epochs=1, validation_size=3000), "below the 3000 training images"),
+    ],
+    ids=["bad data file", "validation set as large as the data"],
+)
+def test_a_failing_job_says_why_and_saves_nothing(small_npz, tmp_path, data, config, message):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "notes.txt").write_text("the user's own file")
+    data_path = small_npz if data == "small" else tmp_path / data
+    if data != "small":
+        data_path.write_text("these are not digits")
+
+    job, _ = JobRunner().start(config, data_path=data_path, models_dir=models)
+    snapshot = _finished(job)
+
+    assert snapshot.state == jobs.FAILED and snapshot.saved is None
+    assert message in snapshot.error and "\n" not in snapshot.error
+    assert sorted(p.name for p in models.iterdir()) == ["notes.txt"]
+
+
+def test_unexpected_errors_are_named_in_one_line():
+    assert jobs.describe_error(RuntimeError("boom\n  at line 3")) == (
+        "unexpected RuntimeError: boom (details are in the server log)"
+    )
+    long = jobs.describe_error(jobs.DataError("x" * 1000))
+    assert len(long) == jobs.MAX_ERROR_LENGTH and long.endswith("…")
+
+
+def test_a_training_process_that_dies_fails_the_job(small_npz, tmp_path):
+    job, _ = JobRunner().start(TrainConfig(epochs=50), data_path=small_npz, models_dir=tmp_path)
+    job._child.kill()  # as the kernel's out-of-memory killer would
+    snapshot = _finished(job)
+    assert snapshot.state == jobs.FAILED and snapshot.saved is None
+    assert snapshot.error == "the training process died (exit code -9)"
+
+
+WATCH_A_JOB = """
+import sys
+from mnist_core.config import TrainConfig
+from mnist_core.jobs import JobRunner
+job, _ = JobRunner().start(TrainConfig(epochs=1, validation_size=500), data_path=sys.argv[1],
+                           models_dir=sys.argv[2])
+assert job.wait(300)
+print(job.snapshot().state, job.snapshot().progress.fraction, "keras" in sys.modules)
+"""
+
+
+def test_the_server_side_of_a_job_never_imports_keras(small_npz, tmp_path):
+    """Streamlit runs keras.backend.clear_session() after every script run once Keras is
+    imported: seconds of garbage collection on each rerun."""
+    watched = subprocess.run(
+        [sys.executable, "-c", WATCH_A_JOB, str(small_npz), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert watched.stdout.split() == ["done", "1.0", "False"], watched.stderr

@@ -1,0 +1,121 @@
+"""The Models page under AppTest: table, charts from the sidecar, download, delete, compare."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from mnist_core.store import find_model
+from tests.app_support import open_page, train_tiny
+
+MODELS = "app_pages/models.py"
+
+
+@pytest.fixture(scope="module")
+def trained_models(mnist, tmp_path_factory):
+    """Two tiny models, "tiny-b" the newer, trained once for this module."""
+    folder = tmp_path_factory.mktemp("trained")
+    train_tiny(mnist, folder, "tiny-a", seed=1)
+    train_tiny(mnist, folder, "tiny-b", seed=2)
+    return folder
+
+
+@pytest.fixture
+def with_models(trained_models, models_dir):
+    shutil.copytree(trained_models, models_dir)
+    return models_dir
+
+
+def button(app, label):
+    return next(b for b in app.button if b.label == label)
+
+
+def labels(app, kind):
+    return [element.label for element in app.get(kind)]
+
+
+def test_without_models_it_says_to_train_one(models_dir):
+    app = open_page(MODELS)
+
+    assert not app.exception
+    assert "no saved model" in app.info[0].value
+    assert not app.dataframe
+
+
+def test_lists_every_model_with_what_tells_them_apart(with_models):
+    app = open_page(MODELS)
+
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["Name"]) == ["tiny-b", "tiny-a"]
+    assert list(table.columns) == [
+        "Name", "Trained", "Architecture", "Epochs", "Test accuracy", "Stopped early"
+    ]  # fmt: skip
+    saved = find_model("tiny-b")
+    assert table["Test accuracy"][0] == pytest.approx(100 * saved.test_accuracy)  # percent
+    assert list(table["Epochs"]) == [1, 1]
+    assert not table["Stopped early"].any()
+
+
+def test_the_selected_model_shows_its_results_from_its_record(with_models):
+    app = open_page(MODELS)
+
+    app.selectbox(key="models_selected").select("tiny-a").run()
+
+    assert not app.exception
+    accuracy = next(m for m in app.metric if m.label == "Test accuracy" and m.key is None)
+    assert accuracy.value == f"{find_model('tiny-a').test_accuracy:.2%}"
+    assert [tab.label for tab in app.tabs] == [
+        "Learning curves", "Confusion matrix", "Per-class report", "Misclassified digits"
+    ]  # fmt: skip
+    report = app.dataframe[1].value
+    assert list(report["Digit"]) == [str(d) for d in range(10)]
+    assert len(app.image) >= 4  # curves, heatmap, gallery, comparison...
+    (download,) = app.get("download_button")
+    assert download.label == "Download .h5"
+
+
+def test_delete_asks_first_and_cancel_keeps_the_model(with_models):
+    app = open_page(MODELS)
+    app.selectbox(key="models_selected").select("tiny-a").run()
+
+    button(app, "Delete…").click().run()
+
+    assert "Delete **tiny-a**?" in app.warning[0].value
+    assert (with_models / "tiny-a.h5").exists()
+    button(app, "Cancel").click().run()
+    assert not app.warning
+    assert (with_models / "tiny-a.h5").exists()
+
+
+def test_confirmed_delete_removes_the_files_and_the_newest_becomes_active(with_models):
+    app = open_page(MODELS)
+    assert app.sidebar.selectbox[0].value == "tiny-b"  # the newest is active
+
+    button(app, "Delete…").click().run()
+    button(app, "Yes, delete").click().run()
+
+    assert not app.exception
+    assert not (with_models / "tiny-b.h5").exists()
+    assert not (with_models / "tiny-b.json").exists()
+    assert "Deleted **tiny-b**" in app.success[0].value
+    assert list(app.dataframe[0].value["Name"]) == ["tiny-a"]
+    assert app.sidebar.selectbox[0].value == "tiny-a"
+    assert app.selectbox(key="models_selected").value == "tiny-a"
+    assert "Train another model to compare" in app.info[0].value
+
+
+def test_compares_two_models_and_refuses_a_model_against_itself(with_models):
+    app = open_page(MODELS)
+    first, second = (
+        app.selectbox(key=key) for key in ("models_compare_first", "models_compare_second")
+    )
+    assert (first.value, second.value) == ("tiny-b", "tiny-a")
+    charts_of_both = len(app.image)
+
+    second.select("tiny-b").run()
+
+    assert not app.exception
+    assert "Pick two different models" in app.info[0].value
+    assert len(app.image) == charts_of_both - 2  # no overlaid curves, no per-class bars

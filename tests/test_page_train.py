@@ -1,0 +1,158 @@
+"""The Train page run by Streamlit's AppTest: the form, a running job's progress, the results.
+
+Jobs train for real on the 3,000/1,000-image slice of MNIST (`$MNIST_DATA`), so each takes
+seconds. The job runner is a server-wide cached resource: every test starts with a new one and
+leaves no job running behind it.
+"""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_pages.training_ui import job_runner
+from mnist_core.config import BOUNDS, TrainConfig
+from mnist_core.store import list_models
+from tests.app_support import open_page
+
+from .test_jobs import JOB_TIMEOUT_S, small_npz  # noqa: F401  (small_npz is a fixture)
+
+PAGE = "app_pages/train.py"
+LONG_RUN = TrainConfig(epochs=50, validation_size=500)  # still running when the test looks
+
+
+@pytest.fixture(autouse=True)
+def fresh_job_runner():
+    job_runner.clear()
+    yield
+    job = job_runner().current()
+    if job is not None:
+        job.stop()
+        assert job.wait(JOB_TIMEOUT_S), f"{job} did not stop"
+    job_runner.clear()
+
+
+@pytest.fixture
+def small_data(small_npz, monkeypatch):  # noqa: F811  (the fixture imported above)
+    monkeypatch.setenv("MNIST_DATA", str(small_npz))
+
+
+def _page() -> AppTest:
+    """A new session on the Train page, in the app with its navigation and sidebar."""
+    page = open_page(PAGE)
+    assert not page.exception, page.exception
+    return page
+
+
+def _settings(page: AppTest) -> dict:
+    values = {n.key.removeprefix("train_"): n.value for n in page.number_input}
+    return {"architecture": page.selectbox(key="train_architecture").value, **values}
+
+
+def _train(page: AppTest, **settings) -> AppTest:
+    for name, value in settings.items():
+        page.number_input(key=f"train_{name}").set_value(value)
+    next(b for b in page.button if b.label == "Train").click()
+    page.run()
+    assert not page.exception, page.exception
+    return page
+
+
+def _after_job(page: AppTest) -> AppTest:
+    """The page once the job has ended, as the progress fragment's last poll shows it."""
+    assert job_runner().current().wait(JOB_TIMEOUT_S)
+    page.run()
+    assert not page.exception, page.exception
+    return page
+
+
+def _metrics(page: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in page.main.metric}
+
+
+def test_shows_the_reference_settings_and_what_to_do_without_saved_models(models_dir):
+    page = _page()
+    assert [title.value for title in page.title] == ["Train"]
+    assert _settings(page) == TrainConfig().to_dict()
+    assert "No model has been trained yet" in page.main.info[0].value
+    train = next(b for b in page.button if b.label == "Train")
+    assert not train.disabled
+
+
+def test_renders_with_saved_models(saved_small_model, monkeypatch):
+    _, saved = saved_small_model
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(saved.path.parent))
+    page = _page()
+    assert not page.main.info and "press **Train**" in page.main.markdown[0].value
+
+
+def test_the_form_keeps_every_setting_within_its_bounds(models_dir):
+    page = _page()
+    for field in page.number_input:
+        assert (field.min, field.max) == BOUNDS[field.key.removeprefix("train_")]
+    page.number_input(key="train_epochs").set_value(BOUNDS["epochs"][1] + 1).run()
+    page.number_input(key="train_dropout").set_value(1.5).run()
+    assert _settings(page) == TrainConfig().to_dict()
+
+
+def test_a_setting_the_data_cannot_meet_fails_with_a_clear_message(models_dir, small_data):
+    page = _after_job(_train(_page(), epochs=1, validation_size=3000))
+    assert [e.value for e in page.error] == [
+        "Training failed: validation size 3000 must be at least 0 and below the 3000 "
+        "training images, to leave some to train on"
+    ]
+    assert list_models() == []
+
+
+def test_trains_a_tiny_model_and_shows_its_results(models_dir, small_data):
+    page = _after_job(_train(_page(), epochs=1, validation_size=500))
+
+    metrics = _metrics(page)
+    assert set(metrics) == {"Test accuracy", "Test loss", "Epochs", "Training time"}
+    assert float(metrics["Test accuracy"].rstrip("%")) > 50 and metrics["Epochs"] == "1"
+    assert len(page.main.get("image")) == 3  # learning curves, confusion matrix, mistakes
+    report = page.dataframe[0].value
+    assert list(report["Digit"]) == [str(digit) for digit in range(10)]
+    assert report["Test images"].sum() == 1000
+    assert page.get("download_button")
+
+    [saved] = list_models()
+    assert saved.record["config"]["epochs"] == 1
+    assert page.session_state["active_model"] == saved.name
+    assert f"Saved as **{saved.name}**, now the active model." == page.success[0].value
+
+
+def test_another_session_sees_the_running_job_and_stops_it(models_dir, small_data):
+    page = _page()  # an idle form, drawn before the other session starts its job
+    job, _ = job_runner().start(LONG_RUN)
+    page = _train(page, epochs=1)  # too late: the page shows the other job instead
+    assert job_runner().current() is job
+    _assert_shows_running_job(page)
+
+    page = _page()  # a session opening the page mid-run
+    _assert_shows_running_job(page)
+    page.button(key="stop_training").click().run()
+
+    page = _after_job(page)
+    assert job.snapshot().stop_requested
+    [saved] = list_models()
+    assert saved.record["stopped_early"] and _metrics(page)["Epochs"] == "1"
+    assert page.warning[0].value.startswith("Stopped at epoch 1 of 50")
+    assert page.session_state["active_model"] == saved.name  # it watched the job end
+
+
+def _assert_shows_running_job(page: AppTest) -> None:
+    [train] = [button for button in page.button if button.key != "stop_training"]
+    assert train.label == "A model is training…" and train.disabled
+    assert page.get("progress") and page.button(key="stop_training")
+
+
+def test_progress_survives_switching_pages(models_dir, small_data):
+    page = _page()
+    job, _ = job_runner().start(LONG_RUN)
+    page.run()
+    _assert_shows_running_job(page)
+    page.switch_page("app_pages/draw.py").run()
+    assert not page.get("progress")
+    page.switch_page(PAGE).run()
+    assert not page.exception
+    _assert_shows_running_job(page)
+    assert job_runner().current() is job and job.is_running

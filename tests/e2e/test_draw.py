@@ -1,0 +1,70 @@
+"""The Draw page in a real browser: digits drawn with the mouse are read right, Clear empties the
+canvas, and uploaded pictures go through the same pipeline."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from mnist_core.strokes import render_strokes
+from tests.e2e.browser import (
+    DIGIT_STROKES,
+    DRAW_HINT,
+    clear_canvas,
+    draw_digit,
+    go_to,
+    main,
+    metric,
+    pick_model,
+    prediction,
+    screenshot,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def draw_page(app_page, reference_model):
+    """The Draw page reading with the reference model (models trained by other tests on the
+    small slice are newer, so they would be the active one)."""
+    go_to(app_page, "Draw")
+    pick_model(app_page, reference_model.name)
+    return app_page
+
+
+def test_reads_mouse_drawn_digits_and_clear_empties_the_canvas(draw_page):
+    page = draw_page
+    chart = main(page).get_by_test_id("stVegaLiteChart")  # the ten probabilities
+    expect(page.get_by_text(DRAW_HINT)).to_be_visible()
+    expect(prediction(page)).to_have_count(0)
+
+    for digit in (0, 1, 7):
+        draw_digit(page, digit)
+        expect(prediction(page)).to_have_text(str(digit))
+        expect(metric(page, "Prediction").get_by_test_id("stMetricDelta")).to_contain_text("%")
+        expect(chart).to_be_visible()
+        expect(main(page).get_by_test_id("stImage")).to_be_visible()  # what the model sees
+        expect(page.get_by_text(DRAW_HINT)).to_have_count(0)
+        screenshot(page, f"draw-{digit}")
+        # Each digit after a Clear is read alone: leftover ink would change the answer.
+        clear_canvas(page)
+        expect(prediction(page)).to_have_count(0)
+        expect(chart).to_have_count(0)
+
+
+def test_reads_uploaded_pictures_and_names_a_file_that_is_not_one(draw_page):
+    page = draw_page
+    seven = io.BytesIO()
+    Image.fromarray(render_strokes(DIGIT_STROKES[7])).save(seven, format="PNG")
+    main(page).get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        [
+            {"name": "seven.png", "mimeType": "image/png", "buffer": seven.getvalue()},
+            {"name": "notes.png", "mimeType": "image/png", "buffer": b"shopping: milk, eggs"},
+        ]
+    )
+    expect(metric(page, "seven.png").get_by_test_id("stMetricValue")).to_have_text("7")
+    expect(main(page).get_by_test_id("stAlertContentError")).to_contain_text("notes.png")
+    screenshot(page, "draw-upload")

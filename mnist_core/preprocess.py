@@ -131,7 +131,7 @@ def load_image(file_or_bytes: bytes | str | os.PathLike | io.IOBase) -> np.ndarr
     except Image.DecompressionBombError as error:  # Pillow's own limit, above ours
         raise ImageError(f"{name} is too large: at most {MAX_PIXELS:,} pixels") from error
     except _DECODE_ERRORS as error:
-        raise ImageError(f"{name} is not an image Pillow can read") from error
+        raise ImageError(f"{name} is not an image file we can read (try PNG or JPEG)") from error
 
 
 def _pixels_of(image: np.ndarray | Image.Image) -> np.ndarray:

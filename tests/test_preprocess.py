@@ -438,12 +438,15 @@ def png_claiming_size(width: int, height: int) -> bytes:
 @pytest.mark.parametrize(
     ("upload", "message"),
     [
-        (b"just some text", "The uploaded file is not an image Pillow can read"),
-        (named_file(b"%PDF-1.7 ...", "notes.pdf"), "notes.pdf is not an image Pillow can read"),
-        (b"", "The uploaded file is not an image Pillow can read"),
+        (b"just some text", "The uploaded file is not an image file we can read (try PNG or JPEG)"),
+        (
+            named_file(b"%PDF-1.7 ...", "notes.pdf"),
+            "notes.pdf is not an image file we can read (try PNG or JPEG)",
+        ),
+        (b"", "The uploaded file is not an image file we can read (try PNG or JPEG)"),
         (
             named_file(encoded(Image.fromarray(grey_of("four")), "PNG")[:400], "cut.png"),
-            "cut.png is not an image Pillow can read",
+            "cut.png is not an image file we can read (try PNG or JPEG)",
         ),
         (png_claiming_size(8000, 5001), "too large: 8000 x 5001 pixels"),
         (png_claiming_size(60_000, 60_000), f"too large: at most {MAX_PIXELS:,} pixels"),

@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 DATA := data/mnist.npz
 APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
-.PHONY: setup data browser run test test-fast lint bench
+.PHONY: setup data fonts browser run test test-fast lint bench
 
 setup: $(INSTALLED)
 
@@ -15,19 +15,29 @@ $(INSTALLED): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# MNIST, fetched once (offline copy included) and cached in data/ (git-ignored).
-data: $(DATA)
+# MNIST, fetched once (offline copy included) and cached in data/ (git-ignored), and the
+# drawn-digit test set built from it (scripts/build_drawn_set.py; needs the fonts below).
+DRAWN := data/drawn_digits.npz
+data: $(DATA) $(DRAWN)
 
 $(DATA): | $(INSTALLED)
 	$(PY) -m mnist_core.data
 
-# From Debian: Chromium for the browser tests (Playwright drives it; never `playwright install`)
-# and the handwriting fonts the drawn-digit test set is written with.
-SYSTEM_PACKAGES := chromium fonts-bwht fonts-comic-neue fonts-dancingscript fonts-kaushanscript \
-	fonts-breip fonts-dkg-handwriting fonts-humor-sans fonts-kristi fonts-rufscript
+$(DRAWN): | $(DATA) fonts
+	$(PY) scripts/build_drawn_set.py
+
+# From Debian: the handwriting fonts the drawn-digit set is written with, and Chromium for the
+# browser tests (Playwright drives it; never `playwright install`).
+FONTS := fonts-bwht fonts-comic-neue fonts-dancingscript fonts-kaushanscript fonts-breip \
+	fonts-dkg-handwriting fonts-humor-sans fonts-kristi fonts-rufscript
+define apt_install
+	@dpkg -s $(1) >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq $(1); }
+endef
+fonts:
+	$(call apt_install,$(FONTS))
+
 browser:
-	@dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { $(APT_GET) update -qq && \
-		$(APT_GET) install -y -qq $(SYSTEM_PACKAGES); }
+	$(call apt_install,chromium)
 
 run: setup data
 	$(PY) -m streamlit run streamlit_app.py

@@ -41,6 +41,7 @@ from mnist_core.preprocess import to_mnist
 from mnist_core.strokes import CANVAS_SIZE, render_strokes
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "drawn_digits.npz"
+PATH_ENV_VAR = "MNIST_DRAWN_SET"  # another saved set, e.g. a small one for tests
 DEFAULT_SEED = 2024
 DEFAULT_PER_DIGIT = 300
 FONT_SHARE = 0.25  # of each digit's images; the rest are re-drawn MNIST test digits
@@ -199,11 +200,11 @@ def save_drawn_set(drawn: DrawnSet, path: str | os.PathLike = DEFAULT_PATH) -> P
 
 
 def load_drawn_set(path: str | os.PathLike | None = None) -> DrawnSet:
-    """The set saved at `path` (default `data/drawn_digits.npz`), checked."""
-    path = Path(path or DEFAULT_PATH)
+    """The set saved at `path` (else $MNIST_DRAWN_SET, else `data/drawn_digits.npz`), checked."""
+    path = Path(path or os.environ.get(PATH_ENV_VAR) or DEFAULT_PATH)
     if not path.is_file():
         raise DrawnSetError(
-            f"{path} does not exist: build it with `python scripts/build_drawn_set.py`"
+            f"{path} does not exist: build it with `make data`"
         )
     try:
         with np.load(path, allow_pickle=False) as archive:

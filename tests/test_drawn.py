@@ -122,7 +122,7 @@ def test_saves_and_loads_back_the_same_set(small_set, tmp_path):
 
 
 def test_loading_a_missing_file_says_how_to_build_it(tmp_path):
-    with pytest.raises(DrawnSetError, match=r"does not exist: build it with .*build_drawn_set"):
+    with pytest.raises(DrawnSetError, match=r"does not exist: build it with `make data`"):
         load_drawn_set(tmp_path / "nothing.npz")
 
 
@@ -150,3 +150,9 @@ def test_refuses_sizes_it_cannot_build(mnist):
     few = (mnist.test[0][:50], mnist.test[1][:50])
     with pytest.raises(DrawnSetError, match=r"hold \d+ \ds, fewer than the 20 asked for"):
         build_drawn_set(per_digit=20, mnist_test=few, fonts=())
+
+
+def test_the_environment_names_another_set(small_set, tmp_path, monkeypatch):
+    path = save_drawn_set(small_set, tmp_path / "other.npz")
+    monkeypatch.setenv("MNIST_DRAWN_SET", str(path))
+    np.testing.assert_array_equal(load_drawn_set().labels, small_set.labels)

@@ -23,12 +23,22 @@ class CliError(Exception):
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from mnist_core.data import DataError
+    from mnist_core.feedback import FeedbackError
     from mnist_core.preprocess import ImageError
     from mnist_core.store import ModelFileError
 
+    expected = (
+        CliError,
+        ConfigError,
+        DataError,
+        FeedbackError,
+        ModelFileError,
+        ImageError,
+        OSError,
+    )
     try:
         return args.command(args)
-    except (CliError, ConfigError, DataError, ModelFileError, ImageError, OSError) as error:
+    except expected as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -124,28 +134,35 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from mnist_core import plots
+    from mnist_core.classify import Classifier
     from mnist_core.data import prepare_mnist
-    from mnist_core.evaluate import evaluate
-    from mnist_core.store import load_model
+    from mnist_core.evaluate import score_classifier
 
     path, history = _resolve_model(args.model)
-    model = load_model(path)
+    classifier = Classifier.load(path)
     x_test, y_test = prepare_mnist(args.data, on_progress=_say).test
-    evaluation = evaluate(model, x_test, y_test)
-    print(f"{path.stem}: test accuracy {evaluation.accuracy:.4f}  test loss {evaluation.loss:.4f}"
-          f"  ({evaluation.count} images)")  # fmt: skip
+    evaluation = score_classifier(classifier, x_test / 255.0, y_test)
+    print(
+        f"{path.stem}: MNIST test accuracy {evaluation.accuracy:.4f}  "
+        f"loss {evaluation.loss:.4f}  ({evaluation.count} images)"
+    )
     print(f"{'digit':>5} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}")
     for digit, row in evaluation.report.items():
         scores = f"{row['precision']:9.4f} {row['recall']:7.4f} {row['f1']:7.4f}"
         print(f"{digit:>5} {scores} {row['support']:8d}")
+    drawn = _other_sets(classifier)
+    for label, other in drawn.items():
+        per_digit = " ".join(f"{d}:{a:.0%}" for d, a in enumerate(other.per_class_accuracy))
+        print(f"{label}: accuracy {other.accuracy:.4f} ({other.count} images)  {per_digit}")
 
     charts = Path(args.charts) if args.charts else DEFAULT_CHARTS_DIR / path.stem
     charts.mkdir(parents=True, exist_ok=True)
+    mistakes = evaluation.mistakes[:40]
     figures = {
         "confusion_matrix.png": plots.confusion_heatmap(evaluation.confusion),
         "mistakes.png": plots.digit_gallery(
-            [m.image for m in evaluation.mistakes[:40]],
-            [f"{m.label}→{m.predicted} {m.confidence:.0%}" for m in evaluation.mistakes[:40]],
+            [m.image for m in mistakes],
+            [f"{m.label}→{m.predicted} {m.confidence:.0%}" for m in mistakes],
         ),
     }
     if history:
@@ -159,9 +176,26 @@ def _evaluate(args) -> int:
             "test_accuracy": evaluation.accuracy,
             "test_loss": evaluation.loss,
             "per_class": evaluation.report,
+            **{f"{key}_accuracy": other.accuracy for key, other in drawn.items()},
             "charts": [str(charts / f) for f in figures],
         }))  # fmt: skip
     return 0
+
+
+def _other_sets(classifier) -> dict:
+    """Scores on the drawn-digit set and on the user's labelled drawings, where they exist."""
+    from mnist_core.drawn import DrawnSetError, evaluate_drawn, load_drawn_set
+    from mnist_core.feedback import FeedbackStore, evaluate_feedback
+
+    scores = {}
+    try:
+        scores["drawn_digits"] = evaluate_drawn(classifier, load_drawn_set())
+    except DrawnSetError as error:
+        _say(f"no drawn-digit score: {error}")
+    yours = evaluate_feedback(classifier, FeedbackStore.open())
+    if yours is not None:
+        scores["your_drawings"] = yours
+    return scores
 
 
 def _predict(args) -> int:

@@ -36,7 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from mnist_core.data import prepare_mnist
-from mnist_core.evaluate import Evaluation, score
+from mnist_core.evaluate import Evaluation, score_classifier
 from mnist_core.preprocess import to_mnist
 from mnist_core.strokes import CANVAS_SIZE, render_strokes
 
@@ -86,7 +86,6 @@ _EDGE_GAP_PX = 2  # clear of the canvas edge beyond the ink: anti-aliasing spill
 _SKELETON_ZOOM = 4  # thin MNIST digits at 112x112: a smoother centre line than at 28x28
 _FONT_SIZE = 200
 _FONT_THICKENING_PX = (0, 10)  # added around the glyph at _FONT_SIZE
-_EVALUATION_CHUNK = 500  # images per call: a CNN's patches for more take hundreds of MB
 
 
 class DrawnSetError(Exception):
@@ -114,13 +113,7 @@ class DrawnSet:
 def evaluate_drawn(classifier, drawn: DrawnSet) -> Evaluation:
     """Score `classifier` (a `classify.Classifier`, or anything with its `probabilities`) on the
     drawn set after MNIST-style preprocessing; `.per_class_accuracy` is per digit."""
-    digits = drawn.digits
-    chunks = range(0, len(digits), _EVALUATION_CHUNK)
-    probabilities = np.concatenate(
-        [classifier.probabilities(digits[start : start + _EVALUATION_CHUNK]) for start in chunks]
-    )
-    pixels = np.rint(digits * 255).astype(np.uint8)  # Evaluation keeps mistakes as uint8 images
-    return score(probabilities, pixels, drawn.labels)
+    return score_classifier(classifier, drawn.digits, drawn.labels)
 
 
 def build_drawn_set(

@@ -9,6 +9,7 @@ import numpy as np
 
 NUM_CLASSES = 10
 KEPT_MISTAKES = 100  # enough for a gallery; keeps the sidecar small
+_CHUNK = 500  # images per `probabilities` call: bounded memory for the CNN's patches
 _EPSILON = 1e-7  # Keras' clip for the cross-entropy
 
 
@@ -77,6 +78,16 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1024) -> 
         np.asarray(x, np.float32) / 255.0, batch_size=batch_size, verbose=0
     )
     return score(probabilities, x, y)
+
+
+def score_classifier(classifier, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """Score anything with `probabilities` (a `classify.Classifier`) on images in [0, 1]."""
+    images = np.asarray(images, dtype=np.float32)
+    probabilities = np.concatenate(
+        [classifier.probabilities(images[i : i + _CHUNK]) for i in range(0, len(images), _CHUNK)]
+    )
+    pixels = np.rint(images * 255).astype(np.uint8)  # mistakes are kept as uint8 images
+    return score(probabilities, pixels, labels)
 
 
 def score(probabilities: np.ndarray, x: np.ndarray, y: np.ndarray) -> Evaluation:

@@ -25,13 +25,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-if TYPE_CHECKING:
-    from mnist_core.evaluate import Evaluation
+from mnist_core.evaluate import Evaluation, score_classifier
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "feedback.sqlite"
 PATH_ENV_VAR = "MNIST_FEEDBACK_DB"
@@ -299,10 +297,7 @@ def evaluate_feedback(classifier, store: FeedbackStore) -> Evaluation | None:
     images, labels = store.arrays()
     if len(labels) == 0:
         return None
-    from mnist_core.evaluate import score  # scikit-learn takes seconds to import: only here
-
-    pixels = np.rint(images * 255).astype(np.uint8)  # Evaluation keeps mistakes as uint8 images
-    return score(classifier.probabilities(images), pixels, labels)
+    return score_classifier(classifier, images, labels)
 
 
 def _check_digit(value, what: str) -> int:

@@ -10,11 +10,17 @@ INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
 
 
-def build_model(config: TrainConfig | None = None, *, steps_per_execution: int = 1) -> keras.Model:
+def build_model(
+    config: TrainConfig | None = None,
+    *,
+    steps_per_execution: int = 1,
+    jit_compile: bool | str = "auto",
+) -> keras.Model:
     """Return the compiled model `config` describes (the reference MLP for the defaults).
 
-    `steps_per_execution` runs several batches per call into TensorFlow; it changes speed
-    and how often callbacks fire, never the maths.
+    `steps_per_execution` runs several batches per call into TensorFlow and `jit_compile`
+    fuses each step with XLA ("auto": Keras decides, which means off on a CPU). They change
+    speed and how often callbacks fire, never the model or the maths.
     """
     config = config or TrainConfig()
     builders = {"mlp": _mlp_layers, "cnn": _cnn_layers}
@@ -28,6 +34,7 @@ def build_model(config: TrainConfig | None = None, *, steps_per_execution: int =
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
     )
     return model
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_core.drawn import build_drawn_set, save_drawn_set
+from mnist_core.feedback import FeedbackStore
 from mnist_core.store import list_models
 
 
@@ -61,7 +63,8 @@ def test_train_prints_progress_and_ends_with_json(trained):
 
 def test_evaluate_reports_and_writes_charts(trained, small_npz, tmp_path):
     out, _ = trained
-    process = run_cli("evaluate", out, "--data", small_npz, "--charts", tmp_path, "--json")
+    env = {**os.environ, "MNIST_DRAWN_SET": str(tmp_path / "none.npz")}
+    process = run_cli("evaluate", out, "--data", small_npz, "--charts", tmp_path, "--json", env=env)
     assert process.returncode == 0, process.stderr
     result = json.loads(process.stdout.strip().splitlines()[-1])
     assert result["test_accuracy"] == pytest.approx(
@@ -69,8 +72,32 @@ def test_evaluate_reports_and_writes_charts(trained, small_npz, tmp_path):
     )
     assert set(result["per_class"]) == {str(d) for d in range(10)}
     assert "precision" in process.stdout
+    assert "no drawn-digit score" in process.stderr and "drawn_digits_accuracy" not in result
     for chart in ("confusion_matrix.png", "mistakes.png", "learning_curves.png"):
         assert Image.open(tmp_path / chart).size[0] > 300
+
+
+def test_evaluate_scores_drawn_digits_and_your_drawings(trained, small_npz, small_mnist, tmp_path):
+    out, _ = trained
+    drawn_path = save_drawn_set(
+        build_drawn_set(seed=1, per_digit=2, mnist_test=small_mnist.test, fonts=()),
+        tmp_path / "drawn.npz",
+    )
+    store = FeedbackStore.open(tmp_path / "feedback.sqlite")
+    x_test, y_test = small_mnist.test
+    for i in range(3):
+        store.add(x_test[i] / 255.0, None, int(y_test[i]), int(y_test[i]), 0.9, "cli")
+    env = {
+        **os.environ,
+        "MNIST_DRAWN_SET": str(drawn_path),
+        "MNIST_FEEDBACK_DB": str(store.path),
+    }
+    process = run_cli("evaluate", out, "--data", small_npz, "--charts", tmp_path, "--json", env=env)
+    assert process.returncode == 0, process.stderr
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    assert 0 <= result["drawn_digits_accuracy"] <= 1
+    assert result["your_drawings_accuracy"] == 1.0  # three clean MNIST digits
+    assert "drawn_digits: accuracy" in process.stdout and "(20 images)" in process.stdout
 
 
 def test_predict_reads_digit_images(trained, small_mnist, tmp_path):

@@ -7,13 +7,25 @@ Errors print one line and exit with status 2; `--json` ends the output with one 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
-from mnist_core.config import BOUNDS, ConfigError, TrainConfig
+from mnist_core.config import ARCHITECTURES, BOUNDS, PRESETS, ConfigError, TrainConfig
 
 DEFAULT_CHARTS_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "charts"
+
+
+_NUMERIC_OPTIONS = (
+    ("--epochs", "epochs", int),
+    ("--batch-size", "batch_size", int),
+    ("--hidden-units", "hidden_units", int),
+    ("--dropout", "dropout", float),
+    ("--learning-rate", "learning_rate", float),
+    ("--validation-size", "validation_size", int),
+    ("--seed", "seed", int),
+)
 
 
 class CliError(Exception):
@@ -55,23 +67,27 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model, evaluate it on the test set, save it")
     train.set_defaults(command=_train)
-    train.add_argument("--arch", choices=("mlp", "cnn"), default=defaults.architecture)
-    for option, field, kind in (
-        ("--epochs", "epochs", int),
-        ("--batch-size", "batch_size", int),
-        ("--hidden-units", "hidden_units", int),
-        ("--dropout", "dropout", float),
-        ("--learning-rate", "learning_rate", float),
-        ("--validation-size", "validation_size", int),
-        ("--seed", "seed", int),
-    ):
+    train.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="reference",
+        help="starting settings: the reference MLP, or `best` (the CNN with augmentation); "
+        "the options below change them",
+    )
+    train.add_argument("--arch", dest="architecture", choices=ARCHITECTURES)
+    for option, field, kind in _NUMERIC_OPTIONS:
         low, high = BOUNDS[field]
         train.add_argument(
             option,
+            dest=field,
             type=kind,
-            default=getattr(defaults, field),
-            help=f"{low}..{high}, default %(default)s",
+            help=f"{low}..{high} (reference {getattr(defaults, field)})",
         )
+    train.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="distort training images on the fly (shift, scale, rotate, shear, thickness, elastic)",
+    )
     train.add_argument("--data", help="MNIST as a Keras .npz or a folder of IDX files")
     train.add_argument("--out", help="where to save the model (.h5); default: the models folder")
     train.add_argument("--json", action="store_true", help="end with one JSON line of results")
@@ -94,11 +110,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
-    config = TrainConfig(
-        architecture=args.arch, epochs=args.epochs, batch_size=args.batch_size,
-        hidden_units=args.hidden_units, dropout=args.dropout, learning_rate=args.learning_rate,
-        validation_size=args.validation_size, seed=args.seed,
-    )  # fmt: skip
+    fields = ["architecture", "augment", *(field for _, field, _ in _NUMERIC_OPTIONS)]
+    given = {field: getattr(args, field) for field in fields if getattr(args, field) is not None}
+    config = dataclasses.replace(PRESETS[args.preset], **given)
     name, directory = None, None
     if args.out:
         out = Path(args.out)

@@ -39,8 +39,11 @@ class TrainConfig:
     learning_rate: float = 0.001  # Keras' Adam default
     validation_size: int = 10_000  # the last N training images
     seed: int = 42
+    augment: bool = False  # distort training images on the fly (mnist_core.augment)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.augment, bool):
+            raise ConfigError(f"augment must be true or false, not {self.augment!r}")
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(
                 f"architecture must be one of {', '.join(ARCHITECTURES)}, not {self.architecture!r}"
@@ -64,3 +67,11 @@ class TrainConfig:
         """Build from a (sidecar) dict, ignoring keys this version does not know."""
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+PRESETS = {
+    "reference": TrainConfig(),
+    # The CNN with augmentation, keras-io's batch 128 and 15 epochs: the model for drawn digits
+    # (bench/results/drawn_accuracy.md).
+    "best": TrainConfig(architecture="cnn", epochs=15, batch_size=128, augment=True),
+}

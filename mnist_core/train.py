@@ -94,10 +94,8 @@ def train(
 
     started = time.perf_counter()
     fitted = model.fit(
-        scale(x_fit),
-        y_fit,
+        **_training_inputs(config, x_fit, y_fit),
         epochs=config.epochs,
-        batch_size=config.batch_size,
         validation_data=validation,
         validation_batch_size=VALIDATION_BATCH_SIZE,
         callbacks=[reporter],
@@ -110,6 +108,15 @@ def train(
         if name in fitted.history
     }
     return TrainResult(model, config, history, fit_seconds, reporter.stopped)
+
+
+def _training_inputs(config: TrainConfig, x_fit: np.ndarray, y_fit: np.ndarray) -> dict:
+    """`fit`'s data: the scaled arrays, or batches distorted anew every epoch."""
+    if config.augment:
+        from mnist_core.augment import AugmentedBatches
+
+        return {"x": AugmentedBatches(x_fit, y_fit, config.batch_size, seed=config.seed)}
+    return {"x": scale(x_fit), "y": y_fit, "batch_size": config.batch_size}
 
 
 class _Reporter(keras.callbacks.Callback):

@@ -162,3 +162,15 @@ def test_help_does_not_import_tensorflow():
     )
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert process.returncode == 0, process.stderr
+
+
+def test_preset_best_trains_the_augmented_cnn_and_options_override_it(small_npz, tmp_path):
+    out = tmp_path / "best.h5"
+    process = run_cli(
+        "train", "--preset", "best", "--epochs", 1, "--validation-size", 500,
+        "--data", small_npz, "--out", out, "--json",
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    config = json.loads(out.with_suffix(".json").read_text())["config"]
+    assert (config["architecture"], config["augment"], config["batch_size"]) == ("cnn", True, 128)
+    assert config["epochs"] == 1

@@ -47,3 +47,13 @@ def test_bounds_are_inclusive_and_normalise_types():
 def test_round_trips_through_a_dict_ignoring_unknown_keys():
     config = TrainConfig(architecture="cnn", epochs=3, seed=1)
     assert TrainConfig.from_dict({**config.to_dict(), "from_the_future": 1}) == config
+
+
+def test_presets_are_valid_and_best_is_the_augmented_cnn():
+    from mnist_core.config import PRESETS
+
+    assert PRESETS["reference"] == TrainConfig()
+    best = PRESETS["best"]
+    assert (best.architecture, best.augment, best.epochs, best.batch_size) == ("cnn", True, 15, 128)
+    with pytest.raises(ConfigError, match="augment must be true or false"):
+        TrainConfig(augment="yes")

@@ -73,3 +73,15 @@ def test_no_progress_bar_text(small_mnist, capfd):
     train(TrainConfig(epochs=1, validation_size=500), (small_mnist.train, small_mnist.test))
     out, err = capfd.readouterr()
     assert "━" not in out + err and "step" not in out
+
+
+def test_augmented_training_learns_and_is_seeded(small_mnist):
+    data = (small_mnist.train, small_mnist.test)
+    config = TrainConfig(epochs=1, validation_size=500, seed=5, augment=True)
+    events: list[Progress] = []
+    first, second = train(config, data, on_progress=events.append), train(config, data)
+    plain = train(TrainConfig(epochs=1, validation_size=500, seed=5), data)
+    assert first.history["val_accuracy"][0] > 0.6
+    assert events[-1].kind == "epoch" and events[-1].batch == events[-1].batches == 79
+    np.testing.assert_array_equal(first.model.get_weights()[0], second.model.get_weights()[0])
+    assert not np.array_equal(first.model.get_weights()[0], plain.model.get_weights()[0])

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages.training_ui import job_runner
-from mnist_core.config import BOUNDS, TrainConfig
+from mnist_core.config import BOUNDS, PRESETS, TrainConfig
 from mnist_core.store import list_models
 from tests.app_support import open_page
 
@@ -44,7 +44,11 @@ def _page() -> AppTest:
 
 def _settings(page: AppTest) -> dict:
     values = {n.key.removeprefix("train_"): n.value for n in page.number_input}
-    return {"architecture": page.selectbox(key="train_architecture").value, **values}
+    return {
+        "architecture": page.selectbox(key="train_architecture").value,
+        "augment": page.checkbox(key="train_augment").value,
+        **values,
+    }
 
 
 def _train(page: AppTest, **settings) -> AppTest:
@@ -90,6 +94,14 @@ def test_the_form_keeps_every_setting_within_its_bounds(models_dir):
         assert (field.min, field.max) == BOUNDS[field.key.removeprefix("train_")]
     page.number_input(key="train_epochs").set_value(BOUNDS["epochs"][1] + 1).run()
     page.number_input(key="train_dropout").set_value(1.5).run()
+    assert _settings(page) == TrainConfig().to_dict()
+
+
+def test_the_best_preset_fills_the_form_with_the_augmented_cnn(models_dir):
+    page = _page()
+    page.radio(key="train_preset").set_value("best").run()
+    assert _settings(page) == PRESETS["best"].to_dict()
+    page.radio(key="train_preset").set_value("reference").run()
     assert _settings(page) == TrainConfig().to_dict()
 
 

@@ -22,6 +22,10 @@ MAX_PIXELS = 40_000_000
 """Largest image accepted, in pixels (width x height). Larger uploads are refused from their header,
 before decoding, so a small file that claims a huge size (a decompression bomb) costs nothing."""
 
+MAX_SIDE = 1120
+"""Uploads are block-averaged down to at most this many pixels a side (4x the canvas) as they
+are read: plenty for a digit, and it keeps a big photo from taking hundreds of MB to process."""
+
 INK_LEVEL = 0.05
 """A pixel is ink when it differs from the background by at least this fraction of full range;
 an image without such a pixel is empty."""
@@ -123,7 +127,7 @@ def load_image(file_or_bytes: bytes | str | os.PathLike | io.IOBase) -> np.ndarr
         with Image.open(file_or_bytes) as image:
             _refuse_oversized(image.width, image.height, name)
             image.load()
-            return _pixels_of(image)
+            return _shrink(_pixels_of(image))
     except ImageError:
         raise
     except FileNotFoundError as error:
@@ -204,6 +208,20 @@ def _area_weights(size: int, new_size: int) -> np.ndarray:
     overlap_start = np.maximum(edges[:-1, np.newaxis], pixel_starts)
     overlap_end = np.minimum(edges[1:, np.newaxis], pixel_starts + 1)
     return np.maximum(overlap_end - overlap_start, 0) * (new_size / size)
+
+
+def _shrink(pixels: np.ndarray) -> np.ndarray:
+    """`pixels` block-averaged by a whole factor so no side exceeds MAX_SIDE, type kept."""
+    factor = -(-max(pixels.shape[:2]) // MAX_SIDE)
+    if factor == 1:
+        return pixels
+    dtype = pixels.dtype
+    height, width = (side // factor for side in pixels.shape[:2])
+    blocks = pixels[: height * factor, : width * factor].reshape(
+        height, factor, width, factor, *pixels.shape[2:]
+    )
+    means = blocks.mean(axis=(1, 3), dtype=np.float32)
+    return (means > 0.5) if dtype == np.bool_ else np.rint(means).astype(dtype)
 
 
 def _refuse_oversized(width: int, height: int, name: str) -> None:

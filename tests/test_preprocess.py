@@ -461,3 +461,16 @@ def test_what_is_not_a_readable_image_is_refused_with_its_name(upload, message):
 def test_a_missing_file_is_refused_with_its_name(tmp_path):
     with pytest.raises(ImageError, match=r"seven\.png does not exist"):
         load_image(tmp_path / "seven.png")
+
+
+def test_big_uploads_are_shrunk_as_they_are_read_and_still_read_the_same():
+    from mnist_core.preprocess import MAX_SIDE
+
+    digit = render_strokes([[(140, 60), (140, 220)], [(100, 80), (140, 60)]])
+    big = np.array(Image.fromarray(digit[..., 0]).resize((2800, 2800), Image.Resampling.BILINEAR))
+    buffer = io.BytesIO()
+    Image.fromarray(big).save(buffer, format="PNG")
+    pixels = load_image(buffer.getvalue())
+    assert max(pixels.shape[:2]) <= MAX_SIDE and pixels.dtype == np.uint8
+    difference = np.abs(to_mnist(pixels) - to_mnist(digit))  # edges differ by the resampling
+    assert difference.mean() < 0.01 and difference.max() < 0.15

@@ -1,0 +1,161 @@
+"""Classify latency: one canvas image to 10 probabilities, as the Draw page does it.
+
+A 280x280 RGBA canvas image (drawn with `strokes.render_strokes`) goes through
+`preprocess.to_mnist` and then `Classifier.probabilities` (ours), against the same
+preprocessing followed by Keras' `model.predict` (the baseline) and, for reference, a direct
+`model(x)` call, on the same loaded model. The three alternate call by call. The MLP and the
+CNN are each trained for one epoch on a slice first: latency does not depend on the weights.
+Target: our median at most 1 ms.
+
+    python bench/classify_latency.py [--calls 300]
+
+Prints a markdown table and writes it to bench/results/classify_latency.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's banners off the report
+
+import numpy as np
+from harness.report import Report, markdown_table
+from harness.workers import percentile
+
+from mnist_core.classify import Classifier
+from mnist_core.config import TrainConfig
+from mnist_core.data import prepare_mnist, slice_mnist
+from mnist_core.preprocess import to_mnist
+from mnist_core.store import load_model
+from mnist_core.strokes import render_strokes
+from mnist_core.workflow import train_evaluate_save
+
+TARGET_MEDIAN_MS = 1.0
+WARM_UP_CALLS = 5
+AGREEMENT = 1e-5  # largest difference allowed between our probabilities and model.predict's
+# Digits drawn as on the 280x280 canvas, in canvas pixels; the calls cycle through them.
+DIGIT_STROKES = (
+    [[(140 + 55 * math.cos(t), 140 + 85 * math.sin(t)) for t in np.linspace(0, 2 * np.pi, 41)]],
+    [[(140, 40), (140, 240)]],
+    [[(80, 90), (120, 55), (180, 65), (190, 110), (80, 225), (210, 225)]],
+    [[(170, 230), (170, 40), (70, 170), (210, 170)]],
+    [[(70, 60), (210, 60), (120, 230)]],
+)
+
+Method = Callable[[np.ndarray], np.ndarray]
+# Row labels of the methods timed.
+PREPROCESS = "`to_mnist` alone"
+OURS = "**ours**: `to_mnist` + `Classifier.probabilities`"
+KERAS_CALL = "`to_mnist` + Keras `model(x)`"
+BASELINE = "baseline: `to_mnist` + `model.predict`"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=300, help="timed calls per method")
+    args = parser.parse_args(argv)
+
+    report = Report(
+        "classify_latency",
+        "Classify latency: canvas image to probabilities",
+        f"In one process, model loaded once; {args.calls} timed calls per method after "
+        f"{WARM_UP_CALLS} warm-up calls, taking turns call by call in random order, over "
+        f"{len(DIGIT_STROKES)} canvas drawings (uint8 RGBA 280x280). Every row but the first "
+        "includes the preprocessing. Ratio: the method's median over `model.predict`'s.",
+    )
+    canvases = [render_strokes(strokes) for strokes in DIGIT_STROKES]
+    mnist = slice_mnist(prepare_mnist(), 5_000, 1_000)
+    verdicts = []
+    with tempfile.TemporaryDirectory() as models_dir:
+        for architecture in ("mlp", "cnn"):
+            config = TrainConfig(architecture=architecture, epochs=1, validation_size=1_000)
+            _, saved = train_evaluate_save(config, mnist, name=architecture, models_dir=models_dir)
+            methods = methods_for(saved.path)
+            check_agreement(methods, canvases)
+            times = time_calls(methods, canvases, args.calls)
+            report.add(f"**{architecture.upper()}**\n\n" + table(times))
+            verdicts.append(verdict(architecture, times))
+    report.add("  \n".join(verdicts))
+    report.publish()
+    return 0
+
+
+def methods_for(model_path: Path) -> dict[str, Method]:
+    """What is timed, by row label: each takes a canvas image."""
+    classifier = Classifier.load(model_path)
+    model = load_model(model_path)
+    return {
+        "`to_mnist` alone": to_mnist,
+        "**ours**: `to_mnist` + `Classifier.probabilities`": lambda canvas: (
+            classifier.probabilities(to_mnist(canvas))
+        ),
+        "`to_mnist` + Keras `model(x)`": lambda canvas: model(
+            to_mnist(canvas)[np.newaxis], training=False
+        ).numpy()[0],
+        "baseline: `to_mnist` + `model.predict`": lambda canvas: model.predict(
+            to_mnist(canvas)[np.newaxis], verbose=0
+        )[0],
+    }
+
+
+def check_agreement(methods: dict[str, Method], canvases: list[np.ndarray]) -> None:
+    """Refuse to time a fast path that answers differently from the baseline."""
+    for canvas in canvases:
+        difference = np.abs(methods[OURS](canvas) - methods[BASELINE](canvas)).max()
+        if difference > AGREEMENT:
+            raise SystemExit(f"ours and model.predict differ by {difference:.2g} > {AGREEMENT}")
+
+
+def time_calls(
+    methods: dict[str, Method], canvases: list[np.ndarray], calls: int
+) -> dict[str, list[float]]:
+    """Milliseconds per call of each method. The methods take turns call by call in a fresh
+    random order each time: a slow call evicts the caches the next one needs, and no method
+    should always come after the same one."""
+    times: dict[str, list[float]] = {label: [] for label in methods}
+    shuffle = np.random.default_rng(0).permutation
+    for index in range(WARM_UP_CALLS + calls):
+        canvas = canvases[index % len(canvases)]
+        for label in shuffle(list(methods)):
+            method = methods[label]
+            started = time.perf_counter()
+            method(canvas)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if index >= WARM_UP_CALLS:
+                times[label].append(elapsed_ms)
+    return times
+
+
+def table(times: dict[str, list[float]]) -> str:
+    baseline = np.median(times[BASELINE])
+    rows = [
+        [
+            label,
+            f"{np.median(values):.3f}",
+            f"{percentile(values, 95):.3f}",
+            f"{np.median(values) / baseline:.3f}",
+        ]
+        for label, values in times.items()
+    ]
+    return markdown_table(["method", "median ms", "p95 ms", "ratio"], rows)
+
+
+def verdict(architecture: str, times: dict[str, list[float]]) -> str:
+    ours, baseline = (float(np.median(times[label])) for label in (OURS, BASELINE))
+    met = "met" if ours <= TARGET_MEDIAN_MS else "NOT met"
+    return (
+        f"{architecture.upper()}: ours {ours:.3f} ms median, model.predict {baseline:.1f} ms, "
+        f"{baseline / ours:.0f}x faster (target ≤ {TARGET_MEDIAN_MS:g} ms): {met}."
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

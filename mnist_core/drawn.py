@@ -196,9 +196,7 @@ def load_drawn_set(path: str | os.PathLike | None = None) -> DrawnSet:
     """The set saved at `path` (else $MNIST_DRAWN_SET, else `data/drawn_digits.npz`), checked."""
     path = Path(path or os.environ.get(PATH_ENV_VAR) or DEFAULT_PATH)
     if not path.is_file():
-        raise DrawnSetError(
-            f"{path} does not exist: build it with `make data`"
-        )
+        raise DrawnSetError(f"{path} does not exist: build it with `make data`")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in ("canvases", "labels", "sources", "format")}

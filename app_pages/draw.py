@@ -1,4 +1,5 @@
-"""Draw page: draw a digit or upload pictures of digits, and see what the active model reads."""
+"""Draw page: draw a digit or upload pictures of digits, and see what the active model reads;
+label the drawings it misreads (or reads right) to build a test set of your own."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app_pages.common import TRAIN_PAGE, active_model, load_classifier
+from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
 from app_pages.training_ui import start_reference_training
 from mnist_core.answer import PREVIEW_SCALE, Answer, read_digit
 from mnist_core.classify import Classifier
@@ -23,6 +25,7 @@ _TOP_COLOUR, _OTHER_COLOUR = "#ff4b4b", "#a3a8b8"
 
 def draw_page() -> None:
     st.title("Draw a digit")
+    show_notice()
     saved = active_model(list_models())
     if saved is None:
         _offer_reference_training()
@@ -36,13 +39,15 @@ def draw_page() -> None:
         )
         return
     st.caption(f"Read by **{saved.name}**. Pick another model in the sidebar.")
-    _drawing_ui(classifier)
+    _drawing_ui(classifier, saved.name)
     st.divider()
     _upload_ui(classifier)
+    st.divider()
+    gallery_ui()
 
 
 @st.fragment
-def _drawing_ui(classifier: Classifier) -> None:
+def _drawing_ui(classifier: Classifier, model_name: str) -> None:
     """The canvas and its answer; a fragment, so a stroke reruns only this part of the page."""
     canvas_column, answer_column = st.columns([5, 7], gap="large")
     with canvas_column:
@@ -56,6 +61,7 @@ def _drawing_ui(classifier: Classifier) -> None:
             )
         else:
             _show_answer(answer)
+            label_ui(answer, picture, model_name)
 
 
 def _canvas() -> np.ndarray | None:

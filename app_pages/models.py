@@ -1,5 +1,6 @@
-"""Models page: every saved model, its test results read from its record, download, delete
-and a side-by-side comparison of two models. Nothing is retrained or reloaded into Keras."""
+"""Models page: every saved model, its test results read from its record, its accuracy on drawn
+digits beside its MNIST score, download, delete and a side-by-side comparison of two models.
+Nothing is retrained or loaded into Keras: the drawn digits are read by the NumPy classifier."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import streamlit as st
 
 from app_pages.common import (
     ACTIVE_MODEL,
+    accuracy_side_by_side,
     active_model,
     created_at,
     describe,
@@ -47,6 +49,7 @@ def models_page() -> None:
     st.subheader("One model in detail")
     saved = _model_and_actions(models)
     model_summary(saved)
+    accuracy_side_by_side(saved)
     model_results(saved)
     st.divider()
     _comparison(models)

@@ -192,9 +192,14 @@ def save_drawn_set(drawn: DrawnSet, path: str | os.PathLike = DEFAULT_PATH) -> P
     return path
 
 
+def drawn_set_path(path: str | os.PathLike | None = None) -> Path:
+    """Where the set is: `path`, else $MNIST_DRAWN_SET, else `data/drawn_digits.npz`."""
+    return Path(path or os.environ.get(PATH_ENV_VAR) or DEFAULT_PATH)
+
+
 def load_drawn_set(path: str | os.PathLike | None = None) -> DrawnSet:
-    """The set saved at `path` (else $MNIST_DRAWN_SET, else `data/drawn_digits.npz`), checked."""
-    path = Path(path or os.environ.get(PATH_ENV_VAR) or DEFAULT_PATH)
+    """The set saved at `drawn_set_path(path)`, checked."""
+    path = drawn_set_path(path)
     if not path.is_file():
         raise DrawnSetError(f"{path} does not exist: build it with `make data`")
     try:

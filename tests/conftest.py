@@ -38,3 +38,9 @@ def saved_small_model(small_mnist, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("session-models")
     return train_evaluate_save(SMALL_CONFIG, small_mnist, name="small", models_dir=folder)
+
+
+@pytest.fixture(autouse=True)
+def private_feedback_db(tmp_path, monkeypatch):
+    """No test writes to the user's data/feedback.sqlite."""
+    monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "feedback.sqlite"))

@@ -1,5 +1,5 @@
 """The Draw page under AppTest: canvas settings, answer, hint, Clear, uploads, cached model,
-one-click training.
+one-click training, and labelling drawings: keep, gallery, delete, export and import.
 
 AppTest cannot move a mouse, so `draw` hands the page what the canvas sends after a stroke
 (its drawing as a PNG data URL), made by `render_strokes`; the real browser tests draw."""
@@ -15,9 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app_pages.feedback_ui import export_bytes, import_bytes
 from app_pages.training_ui import job_runner
 from mnist_core.classify import Classifier
 from mnist_core.config import TrainConfig
+from mnist_core.feedback import FeedbackError, FeedbackStore
+from mnist_core.preprocess import to_mnist
 from mnist_core.store import list_models
 from mnist_core.strokes import render_strokes
 from tests.app_support import open_page, train_tiny
@@ -37,6 +40,14 @@ def trained_model(mnist, tmp_path_factory):
 def with_model(trained_model, models_dir):
     shutil.copytree(trained_model, models_dir)
     return models_dir
+
+
+@pytest.fixture(autouse=True)
+def feedback_db(tmp_path, monkeypatch):
+    """Where this test's labelled drawings go ($MNIST_FEEDBACK_DB); not created up front."""
+    path = tmp_path / "feedback.sqlite"
+    monkeypatch.setenv("MNIST_FEEDBACK_DB", str(path))
+    return path
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -123,7 +134,8 @@ def test_uploads_go_through_the_same_pipeline_and_bad_files_are_named(with_model
     x_test, y_test = mnist.test
     app = open_page(DRAW)
 
-    app.file_uploader[0].set_value(
+    uploader = next(u for u in app.file_uploader if u.label.startswith("PNG or JPEG"))
+    uploader.set_value(
         [
             ("digit.png", png(255 - x_test[0]), "image/png"),  # dark ink on light paper
             ("notes.png", b"shopping list: eggs", "image/png"),
@@ -191,3 +203,127 @@ def test_without_a_model_one_click_trains_the_reference_model(models_dir, monkey
     assert not app.exception
     assert app.title[0].value == "Train"  # the page that shows the job's progress
     assert [saved.name for saved in list_models()] == [job.snapshot().saved.name]
+
+
+def button(app, label):
+    return next(b for b in app.button if b.label == label)
+
+
+def gallery(app):
+    (expander,) = [e for e in app.expander if e.label.startswith("Your labelled drawings")]
+    return expander
+
+
+def add_drawings(store: FeedbackStore, labels: list[int]) -> list[int]:
+    """Keep a canvas drawing for each label, as the page would (the model said 1 each time)."""
+    canvas = render_strokes(VERTICAL_LINE)
+    return [store.add(to_mnist(canvas), canvas, label, 1, 0.9, "tiny") for label in labels]
+
+
+def test_a_misread_drawing_is_kept_with_the_digit_the_user_gives(with_model, feedback_db):
+    app = open_page(DRAW)
+    draw(app, VERTICAL_LINE)
+    (prediction,) = predictions(app)
+    assert gallery(app).label == "Your labelled drawings (0)"
+    assert not feedback_db.exists()  # looking does not create the store
+    (digits,) = app.pills
+    assert digits.label == "Wrong? It was a"
+    assert button(app, "Save").disabled  # until a digit is picked
+
+    digits.set_value(7).run()
+    button(app, "Save").click().run()
+
+    assert not app.exception
+    (drawing,) = FeedbackStore.open().all()
+    canvas = render_strokes(VERTICAL_LINE)
+    assert (drawing.label, drawing.predicted, drawing.model_name) == (7, 1, "tiny")
+    assert f"{drawing.confidence:.0%} probability" == prediction.delta
+    np.testing.assert_array_equal(drawing.canvas, canvas)  # the raw canvas, losslessly
+    np.testing.assert_array_equal(drawing.image, to_mnist(canvas))  # what the model saw
+    assert app.toast[0].value.startswith("Kept as a 7")
+    assert "Kept as a **7**" in app.success[0].value  # instead of the control: kept once
+    assert not app.pills
+    assert gallery(app).label == "Your labelled drawings (1)"
+    assert gallery(app).image[0].proto.imgs[0].caption == "7 · said 1 ✗"
+
+
+def test_right_keeps_the_drawing_with_the_models_answer(with_model):
+    app = open_page(DRAW)
+    draw(app, VERTICAL_LINE)
+
+    button(app, "Right! A 1").click().run()
+
+    (drawing,) = FeedbackStore.open().all()
+    assert drawing.label == drawing.predicted == 1
+    assert gallery(app).image[0].proto.imgs[0].caption == "1 · said 1 ✓"
+
+
+def test_a_new_drawing_can_be_labelled_again(with_model):
+    app = open_page(DRAW)
+    draw(app, VERTICAL_LINE)
+    button(app, "Right! A 1").click().run()
+
+    draw(app, [[(150, 40), (146, 240)]])  # another 1
+
+    assert app.pills[0].value is None
+    button(app, "Right! A 1").click().run()
+    assert FeedbackStore.open().count() == 2
+
+
+def test_delete_in_the_gallery_forgets_that_drawing(with_model):
+    store = FeedbackStore.open()
+    first, second = add_drawings(store, [4, 9])
+    app = open_page(DRAW)
+    assert gallery(app).label == "Your labelled drawings (2)"
+
+    app.button(key=f"feedback_delete_{first}").click().run()
+
+    assert not app.exception
+    assert [drawing.id for drawing in store.all()] == [second]
+    assert gallery(app).label == "Your labelled drawings (1)"
+    assert app.toast[0].value == "Deleted the drawing."
+
+
+def test_an_exported_file_imports_into_another_store(tmp_path):
+    source = FeedbackStore.open(tmp_path / "here.sqlite")
+    add_drawings(source, [3, 5, 8])
+    target = FeedbackStore.open(tmp_path / "there.sqlite")
+
+    assert import_bytes(target, "mine.npz", export_bytes(source)) == 3
+
+    imported, original = target.all(), source.all()
+    assert [d.label for d in imported] == [d.label for d in original]
+    for copy, drawing in zip(imported, original, strict=True):
+        np.testing.assert_array_equal(copy.image, drawing.image)
+        np.testing.assert_array_equal(copy.canvas, drawing.canvas)
+
+
+def test_a_bad_import_names_the_upload_and_adds_nothing(tmp_path):
+    store = FeedbackStore.open(tmp_path / "feedback.sqlite")
+
+    with pytest.raises(FeedbackError, match=r"^notes\.npz cannot be read"):
+        import_bytes(store, "notes.npz", b"shopping list: eggs")
+    assert store.count() == 0
+
+
+def test_the_page_imports_an_export_and_refuses_a_bad_file(with_model, tmp_path):
+    elsewhere = FeedbackStore.open(tmp_path / "elsewhere.sqlite")
+    add_drawings(elsewhere, [2, 6])
+    app = open_page(DRAW)
+
+    app.file_uploader(key="feedback_import_0").set_value(
+        ("notes.npz", b"shopping list: eggs", "application/octet-stream")
+    ).run()
+
+    assert not app.exception
+    assert "Nothing was imported" in app.error[0].value and "notes.npz" in app.error[0].value
+    assert gallery(app).label == "Your labelled drawings (0)"
+
+    exported = export_bytes(elsewhere)
+    app.file_uploader(key="feedback_import_1").set_value(
+        ("theirs.npz", exported, "application/octet-stream")
+    ).run()
+
+    assert app.toast[0].value == "Imported 2 drawings from theirs.npz."
+    assert gallery(app).label == "Your labelled drawings (2)"
+    assert sorted(d.label for d in FeedbackStore.open().all()) == [2, 6]

@@ -1,4 +1,5 @@
-"""The Models page under AppTest: table, charts from the sidecar, download, delete, compare."""
+"""The Models page under AppTest: table, charts from the sidecar, accuracy on drawn digits
+beside MNIST's, download, delete, compare."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import shutil
 
 import pytest
 
+from mnist_core.classify import Classifier
+from mnist_core.drawn import build_drawn_set, evaluate_drawn, load_drawn_set, save_drawn_set
+from mnist_core.feedback import FeedbackStore, evaluate_feedback
 from mnist_core.store import find_model
 from tests.app_support import open_page, train_tiny
 
@@ -27,12 +31,34 @@ def with_models(trained_models, models_dir):
     return models_dir
 
 
+@pytest.fixture(scope="module")
+def tiny_drawn_set(mnist, tmp_path_factory):
+    """Three re-drawn MNIST test digits of each kind (no fonts): 30 canvases, in a second."""
+    path = tmp_path_factory.mktemp("drawn") / "drawn_digits.npz"
+    drawn = build_drawn_set(seed=1, per_digit=3, mnist_test=mnist.test, fonts=())
+    return save_drawn_set(drawn, path)
+
+
+@pytest.fixture(autouse=True)
+def drawn_set(tmp_path, monkeypatch):
+    """This test's drawn-digit set ($MNIST_DRAWN_SET) and labelled drawings
+    ($MNIST_FEEDBACK_DB): neither exists unless the test makes it."""
+    path = tmp_path / "drawn_digits.npz"
+    monkeypatch.setenv("MNIST_DRAWN_SET", str(path))
+    monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "feedback.sqlite"))
+    return path
+
+
 def button(app, label):
     return next(b for b in app.button if b.label == label)
 
 
 def labels(app, kind):
     return [element.label for element in app.get(kind)]
+
+
+def metric(app, label):
+    return next(m for m in app.metric if m.label == label)
 
 
 def test_without_models_it_says_to_train_one(models_dir):
@@ -119,3 +145,42 @@ def test_compares_two_models_and_refuses_a_model_against_itself(with_models):
     assert not app.exception
     assert "Pick two different models" in app.info[0].value
     assert len(app.image) == charts_of_both - 2  # no overlaid curves, no per-class bars
+
+
+def test_shows_drawn_digit_accuracy_beside_mnist_accuracy(with_models, tiny_drawn_set, drawn_set):
+    shutil.copy(tiny_drawn_set, drawn_set)
+    app = open_page(MODELS)
+
+    app.selectbox(key="models_selected").select("tiny-a").run()
+
+    assert not app.exception
+    saved = find_model("tiny-a")
+    drawn = evaluate_drawn(Classifier.load(saved.path), load_drawn_set(drawn_set))
+    assert metric(app, "MNIST test digits").value == f"{saved.test_accuracy:.2%}"
+    assert metric(app, "Drawn digits").value == f"{drawn.accuracy:.2%}"
+    points = 100 * (drawn.accuracy - saved.test_accuracy)
+    assert metric(app, "Drawn digits").delta == f"{points:+.1f} points vs MNIST"
+    assert metric(app, "Your drawings").value == "none yet"
+    assert any("30 digits drawn" in caption.value for caption in app.caption)
+
+
+def test_without_the_drawn_set_it_says_how_to_build_it(with_models):
+    app = open_page(MODELS)
+
+    assert not app.exception
+    assert metric(app, "Drawn digits").value == "n/a"
+    assert any("make data" in caption.value for caption in app.caption)
+    assert metric(app, "MNIST test digits").value.endswith("%")
+
+
+def test_scores_the_users_own_drawings_when_there_are_some(with_models, mnist):
+    images, labels = mnist.test
+    store = FeedbackStore.open()
+    for image, label in zip(images[:12], labels[:12], strict=True):
+        store.add(image / 255, None, int(label), 0, 0.5, "tiny-b")
+    app = open_page(MODELS)
+
+    assert not app.exception
+    expected = evaluate_feedback(Classifier.load(find_model("tiny-b").path), store)
+    assert metric(app, "Your drawings").value == f"{expected.accuracy:.2%}"
+    assert metric(app, "Your drawings").delta == "of 12 drawings"

@@ -307,3 +307,34 @@ def screenshot(page: Page, name: str, *, settled: bool = True) -> None:
             page.screenshot(path=SCREENSHOTS_DIR / f"{name}-full.png")
         finally:
             page.set_viewport_size(VIEWPORT)
+
+
+def fill_train_form(page: Page, settings: Mapping[str, int]) -> None:
+    """Type `settings` (field label -> value) into the Train page's form, without submitting."""
+    for label, value in settings.items():
+        field = page.get_by_role("spinbutton", name=label, exact=True)
+        field.fill(str(value))
+        field.press("Tab")  # number inputs commit their value when they lose focus
+
+
+def train_button(page: Page) -> Locator:
+    """The Train page's submit button (it reads "A model is training…" while one runs)."""
+    return main(page).get_by_role("button", name="Train", exact=True)
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every live process it started, directly or not (read from Linux's /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # it ended while we looked
+            continue
+        # The command name, in parentheses, may hold spaces: count fields after its ")".
+        parent = int(text.rpartition(")")[2].split()[1])
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, pending = [], [pid]
+    while pending:
+        tree.append(pending.pop())
+        pending.extend(children.get(tree[-1], ()))
+    return tree

@@ -85,7 +85,11 @@ def server(
     request, browser: Browser, reference_model: SavedModel, small_data_file: Path, tmp_path_factory
 ) -> Iterator[StreamlitServer]:
     """The app, started once; how it came up is recorded in the `startup` fixture."""
-    env = {"MNIST_MODELS_DIR": str(reference_model.path.parent), "MNIST_DATA": str(small_data_file)}
+    env = {
+        "MNIST_MODELS_DIR": str(reference_model.path.parent),
+        "MNIST_DATA": str(small_data_file),
+        "MNIST_FEEDBACK_DB": str(tmp_path_factory.mktemp("e2e-feedback") / "feedback.sqlite"),
+    }
     app = StreamlitServer(env, log_path=tmp_path_factory.mktemp("e2e-server") / "streamlit.log")
     started = time.perf_counter()
     healthy_seconds = app.start()

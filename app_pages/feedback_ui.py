@@ -1,0 +1,205 @@
+"""The Draw page's "Wrong? It was a _": the user labels a drawing, and sees, deletes, exports
+and imports the drawings labelled so far.
+
+The drawings live in `mnist_core.feedback`'s SQLite store (data/feedback.sqlite, or the file
+$MNIST_FEEDBACK_DB names), opened afresh by every call: it is cheap, and every session sees the
+others' drawings. Only keeping a drawing or importing creates the file; looking never does.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.answer import Answer
+from mnist_core.feedback import Drawing, FeedbackError, FeedbackStore, feedback_path
+
+GALLERY_SHOWN = 48  # the newest drawings shown; all of them are scored and exported
+EXPORT_NAME = "my_drawings.npz"
+_GALLERY_COLUMNS = 8
+_THUMBNAIL_SCALE = 3  # a 28x28 drawing is shown at 84 px, in whole screen pixels: no blur
+_KEPT = "feedback_kept"  # (fingerprint, label, id) of the drawing last kept
+_NOTICE = "feedback_notice"  # what the last action did, said once on the next run
+_IMPORT_ERROR = "feedback_import_error"
+_UPLOADS = "feedback_uploads"  # bumped after each import: a fresh, empty uploader
+
+
+def show_notice() -> None:
+    """Say what the last action (keep, delete, import) did, once; call it at the page's top."""
+    if notice := st.session_state.pop(_NOTICE, None):
+        st.toast(notice)  # no icon: emoji need a font that a plain Linux desktop lacks
+
+
+def label_ui(answer: Answer, picture: np.ndarray, model_name: str) -> None:
+    """ "Right!" or "Wrong? It was a _": keep the drawing with its true digit, once."""
+    fingerprint = hashlib.blake2b(picture.tobytes(), digest_size=16).hexdigest()
+    kept = st.session_state.get(_KEPT)
+    if kept is not None and kept[0] == fingerprint:
+        st.success(
+            f"Kept as a **{kept[1]}** in your drawings: the Models page scores every model on "
+            "them. Clear the canvas and draw another."
+        )
+        return
+    predicted = answer.verdict.digit
+    question = st.container(horizontal=True, vertical_alignment="center")
+    question.markdown("**Was it right?**", width="content")
+    right = question.button(f"Right! A {predicted}")
+    correction = st.container(horizontal=True, vertical_alignment="bottom")
+    # One widget per drawing (its key names the drawing): a new drawing starts unlabelled.
+    label = correction.pills("Wrong? It was a", range(10), key=f"feedback_label_{fingerprint}")
+    save = correction.button("Save", type="primary", disabled=label is None)
+    st.caption("Kept drawings are a test set of your own: the Models page scores models on it.")
+    if right or save:
+        _keep(answer, picture, predicted if right else label, model_name, fingerprint)
+
+
+def _keep(
+    answer: Answer, picture: np.ndarray, label: int, model_name: str, fingerprint: str
+) -> None:
+    verdict = answer.verdict
+    try:
+        store = FeedbackStore.open()
+        drawing_id = store.add(
+            answer.image, picture, label, verdict.digit, verdict.probability, model_name
+        )
+    except FeedbackError as error:
+        st.error(f"The drawing could not be kept: {error}.")
+        return
+    st.session_state[_KEPT] = (fingerprint, label, drawing_id)
+    st.session_state[_NOTICE] = f"Kept as a {label}. Your drawings: {store.count()}."
+    st.rerun()  # the whole page, not just the canvas' fragment: the gallery shows it
+
+
+def gallery_ui() -> None:
+    """The labelled drawings, newest first, each with Delete; export and import as `.npz`."""
+    try:
+        store = _existing_store()
+        drawings = [] if store is None else store.all()
+    except FeedbackError as error:
+        st.error(f"Your labelled drawings cannot be read: {error}.")
+        return
+    wrong = sum(not drawing.correct for drawing in drawings)
+    with st.expander(f"Your labelled drawings ({len(drawings)})", key="feedback_gallery"):
+        _export_import_ui(store, len(drawings))
+        if not drawings:
+            st.caption(
+                "None yet. After the model answers, say whether it was right: the drawing is "
+                "kept here with its true digit."
+            )
+            return
+        st.caption(
+            f"The model misread {wrong} of {len(drawings)} at the time (their captions end "
+            f"in ✗). Your digit · what the model said.{_shown_note(len(drawings))}"
+        )
+        shown = drawings[:GALLERY_SHOWN]
+        for start in range(0, len(shown), _GALLERY_COLUMNS):
+            row = shown[start : start + _GALLERY_COLUMNS]
+            for drawing, column in zip(row, st.columns(_GALLERY_COLUMNS), strict=False):
+                with column:
+                    _thumbnail(drawing)
+
+
+def _existing_store() -> FeedbackStore | None:
+    """The store if its file exists: looking at the page must not create it."""
+    return FeedbackStore.open() if feedback_path().exists() else None
+
+
+def _shown_note(count: int) -> str:
+    if count <= GALLERY_SHOWN:
+        return ""
+    return f" The newest {GALLERY_SHOWN} are shown; all {count} are scored and exported."
+
+
+def _thumbnail(drawing: Drawing) -> None:
+    pixels = np.rint(drawing.image * 255).astype(np.uint8)
+    mark = "✓" if drawing.correct else "✗"
+    st.image(
+        pixels.repeat(_THUMBNAIL_SCALE, axis=0).repeat(_THUMBNAIL_SCALE, axis=1),
+        caption=f"{drawing.label} · said {drawing.predicted} {mark}",
+        width=28 * _THUMBNAIL_SCALE,
+        output_format="PNG",
+    )
+    st.button(
+        "Delete",
+        key=f"feedback_delete_{drawing.id}",
+        type="tertiary",
+        on_click=_delete,
+        args=(drawing.id,),
+        help=f"Forget this {drawing.label}, drawn {drawing.created[:16].replace('T', ' ')} UTC",
+    )
+
+
+def _delete(drawing_id: int) -> None:
+    try:
+        FeedbackStore.open().delete(drawing_id)
+    except FeedbackError as error:
+        st.session_state[_NOTICE] = f"Not deleted: {error}."
+        return
+    kept = st.session_state.get(_KEPT)
+    if kept is not None and kept[2] == drawing_id:
+        st.session_state.pop(_KEPT)  # the canvas' drawing may be kept again
+    st.session_state[_NOTICE] = "Deleted the drawing."
+
+
+def _export_import_ui(store: FeedbackStore | None, count: int) -> None:
+    export, import_, _ = st.columns([1, 1, 3])
+    export.download_button(
+        "Export .npz",
+        data=functools.partial(export_bytes, store) if store else b"",
+        file_name=EXPORT_NAME,
+        mime="application/octet-stream",
+        on_click="ignore",
+        disabled=count == 0,
+        width="stretch",
+        help="All your labelled drawings in one file, to keep or to import elsewhere.",
+    )
+    with import_.popover("Import .npz", width="stretch"):
+        key = f"feedback_import_{st.session_state.get(_UPLOADS, 0)}"
+        st.file_uploader(
+            "A file exported here (on any machine)",
+            type=["npz"],
+            key=key,
+            on_change=_import,
+            args=(key,),
+        )
+    if error := st.session_state.pop(_IMPORT_ERROR, None):
+        st.error(error)
+
+
+def _import(key: str) -> None:
+    upload = st.session_state.get(key)
+    if upload is None:
+        return
+    try:
+        added = import_bytes(FeedbackStore.open(), upload.name, upload.getvalue())
+    except FeedbackError as error:
+        st.session_state[_IMPORT_ERROR] = f"Nothing was imported: {error}."
+    else:
+        st.session_state[_NOTICE] = f"Imported {added} drawings from {upload.name}."
+    st.session_state[_UPLOADS] = st.session_state.get(_UPLOADS, 0) + 1
+
+
+def export_bytes(store: FeedbackStore) -> bytes:
+    """Every drawing in `store`, as the bytes of an `export_npz` file."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / EXPORT_NAME
+        store.export_npz(path)
+        return path.read_bytes()
+
+
+def import_bytes(store: FeedbackStore, name: str, data: bytes) -> int:
+    """Add the drawings of the `.npz` upload `name` to `store`; return how many.
+
+    Raises FeedbackError, naming the upload rather than the temporary file it was read from."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.npz"
+        path.write_bytes(data)
+        try:
+            return store.import_npz(path)
+        except FeedbackError as error:
+            raise FeedbackError(str(error).replace(str(path), name)) from None

@@ -28,7 +28,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's banners 
 
 import numpy as np
 from harness.report import Report, markdown_table
-from harness.workers import percentile
 
 from mnist_core.classify import Classifier
 from mnist_core.config import TrainConfig
@@ -140,7 +139,7 @@ def table(times: dict[str, list[float]]) -> str:
         [
             label,
             f"{np.median(values):.3f}",
-            f"{percentile(values, 95):.3f}",
+            f"{np.percentile(values, 95):.3f}",
             f"{np.median(values) / baseline:.3f}",
         ]
         for label, values in times.items()

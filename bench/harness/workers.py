@@ -17,8 +17,6 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-
 WORKER_FLAG = "--worker"
 _RESULT_PREFIX = "BENCH-RESULT "
 Worker = Callable[..., dict]
@@ -76,7 +74,3 @@ def cpu_seconds() -> float:
     """User + system CPU time of this process, all threads."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q))

@@ -3,6 +3,9 @@ small model trained for real once per test session."""
 
 from __future__ import annotations
 
+import shutil
+
+import numpy as np
 import pytest
 
 from mnist_core.config import TrainConfig
@@ -21,6 +24,15 @@ def mnist() -> Mnist:
 @pytest.fixture(scope="session")
 def small_mnist(mnist) -> Mnist:
     return slice_mnist(mnist, 3000, 1000)
+
+
+@pytest.fixture(scope="session")
+def small_npz(small_mnist, tmp_path_factory):
+    """The 3,000/1,000-image slice of MNIST as a Keras-layout .npz file, as a user would name it."""
+    path = tmp_path_factory.mktemp("data") / "small-mnist.npz"
+    (x_train, y_train), (x_test, y_test) = small_mnist.train, small_mnist.test
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
 
 
 @pytest.fixture
@@ -44,3 +56,21 @@ def saved_small_model(small_mnist, tmp_path_factory):
 def private_feedback_db(tmp_path, monkeypatch):
     """No test writes to the user's data/feedback.sqlite."""
     monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "feedback.sqlite"))
+
+
+@pytest.fixture(scope="session")
+def trained_models(mnist, tmp_path_factory):
+    """Two tiny models, "tiny-b" the newer, trained once for the page tests."""
+    from tests.app_support import train_tiny
+
+    folder = tmp_path_factory.mktemp("trained")
+    train_tiny(mnist, folder, "tiny-a", seed=1)
+    train_tiny(mnist, folder, "tiny-b", seed=2)
+    return folder
+
+
+@pytest.fixture
+def with_models(trained_models, models_dir):
+    """The trained models, copied into this test's own models folder."""
+    shutil.copytree(trained_models, models_dir)
+    return models_dir

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from mnist_core.store import delete_model, find_model
-from tests.app_support import APP, open_page, train_tiny
+from tests.app_support import APP, open_page
 
 PAGES = ["app_pages/train.py", "app_pages/draw.py", "app_pages/models.py"]
-
-
-@pytest.fixture(scope="module")
-def trained_models(mnist, tmp_path_factory):
-    """Two tiny models, "tiny-b" the newer, trained once for this module."""
-    folder = tmp_path_factory.mktemp("trained")
-    train_tiny(mnist, folder, "tiny-a", seed=1)
-    train_tiny(mnist, folder, "tiny-b", seed=2)
-    return folder
-
-
-@pytest.fixture
-def with_models(trained_models, models_dir):
-    """The trained models, copied into this test's own models folder."""
-    shutil.copytree(trained_models, models_dir)
-    return models_dir
 
 
 @pytest.mark.parametrize("page", PAGES)

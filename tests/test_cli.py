@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -22,14 +21,6 @@ def run_cli(*args, env=None):
         env=env,
         timeout=300,
     )
-
-
-@pytest.fixture(scope="module")
-def small_npz(small_mnist, tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "small.npz"
-    (x_train, y_train), (x_test, y_test) = small_mnist.train, small_mnist.test
-    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return path
 
 
 @pytest.fixture(scope="module")

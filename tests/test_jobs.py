@@ -3,7 +3,6 @@ import sys
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from mnist_core import jobs
@@ -15,15 +14,6 @@ from .conftest import SMALL_CONFIG
 
 JOB_TIMEOUT_S = 300  # a hung job fails the test instead of hanging the run
 STATE_ORDER = [jobs.PREPARING, jobs.TRAINING, jobs.EVALUATING, jobs.DONE]
-
-
-@pytest.fixture(scope="session")
-def small_npz(small_mnist, tmp_path_factory):
-    """The 3,000/1,000-image slice of MNIST as a Keras-layout .npz file, as a user would name it."""
-    path = tmp_path_factory.mktemp("data") / "small-mnist.npz"
-    (x_train, y_train), (x_test, y_test) = small_mnist.train, small_mnist.test
-    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return path
 
 
 def _finished(job):

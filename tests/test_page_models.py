@@ -11,24 +11,9 @@ from mnist_core.classify import Classifier
 from mnist_core.drawn import build_drawn_set, evaluate_drawn, load_drawn_set, save_drawn_set
 from mnist_core.feedback import FeedbackStore, evaluate_feedback
 from mnist_core.store import find_model
-from tests.app_support import open_page, train_tiny
+from tests.app_support import open_page
 
 MODELS = "app_pages/models.py"
-
-
-@pytest.fixture(scope="module")
-def trained_models(mnist, tmp_path_factory):
-    """Two tiny models, "tiny-b" the newer, trained once for this module."""
-    folder = tmp_path_factory.mktemp("trained")
-    train_tiny(mnist, folder, "tiny-a", seed=1)
-    train_tiny(mnist, folder, "tiny-b", seed=2)
-    return folder
-
-
-@pytest.fixture
-def with_models(trained_models, models_dir):
-    shutil.copytree(trained_models, models_dir)
-    return models_dir
 
 
 @pytest.fixture(scope="module")

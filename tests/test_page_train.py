@@ -13,7 +13,7 @@ from mnist_core.config import BOUNDS, PRESETS, TrainConfig
 from mnist_core.store import list_models
 from tests.app_support import open_page
 
-from .test_jobs import JOB_TIMEOUT_S, small_npz  # noqa: F401  (small_npz is a fixture)
+from .test_jobs import JOB_TIMEOUT_S
 
 PAGE = "app_pages/train.py"
 LONG_RUN = TrainConfig(epochs=50, validation_size=500)  # still running when the test looks
@@ -31,7 +31,7 @@ def fresh_job_runner():
 
 
 @pytest.fixture
-def small_data(small_npz, monkeypatch):  # noqa: F811  (the fixture imported above)
+def small_data(small_npz, monkeypatch):
     monkeypatch.setenv("MNIST_DATA", str(small_npz))
 
 

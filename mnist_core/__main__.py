@@ -115,10 +115,14 @@ def _train(args) -> int:
     config = dataclasses.replace(PRESETS[args.preset], **given)
     name, directory = None, None
     if args.out:
+        from mnist_core.store import check_name, is_taken
+
         out = Path(args.out)
         if out.suffix != ".h5":
             raise CliError(f"--out must name a .h5 file, not {args.out}")
         name, directory = out.stem, out.parent
+        if is_taken(check_name(name), directory):
+            raise CliError(f"{out} exists already: choose another name, or delete that model")
     from mnist_core.data import prepare_mnist  # after the checks: bad options fail at once
     from mnist_core.workflow import train_evaluate_save
 

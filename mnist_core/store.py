@@ -1,7 +1,7 @@
 """Saved models on disk: `<name>.h5` (the Keras model) beside `<name>.json` (its record).
 
 A model is listed only once its JSON sidecar exists, and both files are written to a
-temporary name and renamed into place, so an interrupted save never shows up half-done.
+temporary name and then moved into place, so an interrupted save never shows up half-done.
 Loading reads the file's layer list first and refuses anything but the plain layers we
 build: no code stored in a model file is ever run.
 """
@@ -76,41 +76,59 @@ def check_name(name: str) -> str:
     return name
 
 
-def new_name(architecture: str, directory=None) -> str:
-    """A name no saved model has yet, like `mlp-20261128-101500` (then `...-2`, `...-3`)."""
-    folder = models_dir(directory)
-    stem = f"{architecture}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
-    name, count = stem, 1
-    while (folder / f"{name}.h5").exists() or (folder / f"{name}.json").exists():
-        count += 1
-        name = f"{stem}-{count}"
-    return name
+def default_name(architecture: str) -> str:
+    """What a model nobody named is called: its architecture and the time, `mlp-20261128-101500`."""
+    return f"{architecture}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
+def is_taken(name: str, directory=None) -> bool:
+    """Whether a file of a model called `name` exists, listed or not (a save under way)."""
+    h5_path = models_dir(directory) / f"{name}.h5"
+    return h5_path.exists() or h5_path.with_suffix(".json").exists()
 
 
 def save_model(
-    model, record: dict, name: str, directory=None, *, overwrite: bool = False
+    model, record: dict, name: str, directory=None, *, rename_if_taken: bool = False
 ) -> SavedModel:
-    """Write `model` and its `record` as `<name>.h5` + `<name>.json`, atomically."""
+    """Write `model` and its `record` as `<name>.h5` + `<name>.json`, atomically.
+
+    The name is claimed with a hard link, which fails when the file exists, so two saves at
+    once never overwrite each other or a model saved before: the later one raises
+    ModelFileError, or with `rename_if_taken` takes the first free `<name>-2`, `<name>-3`, ...
+    """
     folder = models_dir(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    h5_path = folder / f"{check_name(name)}.h5"
-    if not overwrite and (h5_path.exists() or h5_path.with_suffix(".json").exists()):
-        raise ModelFileError(f"a model named {name!r} already exists in {folder}")
+    check_name(name)
+    temp_h5 = _temp_path(folder, ".h5")
+    try:
+        model.save(temp_h5)
+        h5_path = _claim_name(temp_h5, name, rename_if_taken)
+    finally:
+        temp_h5.unlink(missing_ok=True)
     record = {
         "format": SIDECAR_FORMAT,
-        "name": name,
+        "name": h5_path.stem,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _library_versions(),
         **record,
     }
-    temp_h5 = _temp_path(folder, ".h5")
-    try:
-        model.save(temp_h5)
-        os.replace(temp_h5, h5_path)
-    finally:
-        temp_h5.unlink(missing_ok=True)
     _write_json_atomically(h5_path.with_suffix(".json"), record)
-    return SavedModel(name, h5_path, record)
+    return SavedModel(h5_path.stem, h5_path, record)
+
+
+def _claim_name(temp_h5: Path, name: str, rename_if_taken: bool) -> Path:
+    """Link the written `temp_h5` as `<name>.h5` (or the first free `<name>-N.h5`)."""
+    candidates = (f"{name}-{n}" if n > 1 else name for n in itertools.count(1))
+    for candidate in candidates if rename_if_taken else [name]:
+        if is_taken(check_name(candidate), temp_h5.parent):
+            continue
+        h5_path = temp_h5.parent / f"{candidate}.h5"
+        try:
+            os.link(temp_h5, h5_path)
+        except FileExistsError:  # another save took it since we looked
+            continue
+        return h5_path
+    raise ModelFileError(f"a model named {name!r} already exists in {temp_h5.parent}")
 
 
 def list_models(directory=None) -> list[SavedModel]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.evaluate import evaluate
-from mnist_core.store import SavedModel, new_name, save_model
+from mnist_core.store import SavedModel, default_name, save_model
 from mnist_core.train import Progress, TrainResult, train
 
 
@@ -37,7 +37,7 @@ def train_evaluate_save(
         "data_source": mnist.source,
         "evaluation": evaluation.to_dict(),
     }
-    saved = save_model(
-        result.model, record, name or new_name(config.architecture, models_dir), models_dir
-    )
+    # A name taken while we trained gets a suffix: never lose the training, nor overwrite.
+    name = name or default_name(config.architecture)
+    saved = save_model(result.model, record, name, models_dir, rename_if_taken=True)
     return result, saved

@@ -121,6 +121,7 @@ def test_saves_into_the_models_folder_by_default(small_npz, tmp_path):
         (["train", "--dropout", "2"], "dropout must be between"),
         (["train", "--data", "/nonexistent/mnist.npz"], "/nonexistent/mnist.npz does not exist"),
         (["train", "--out", "model.keras"], "--out must name a .h5 file"),
+        (["train", "--out", "models/my model.h5"], "'my model' is not a valid model name"),
         (["evaluate", "/nonexistent.h5"], "no model file at /nonexistent.h5"),
         (["evaluate", "no-such-model"], "no saved model named 'no-such-model'"),
     ],
@@ -130,6 +131,16 @@ def test_errors_are_one_clear_line(args, message):
     assert process.returncode == 2
     assert "Traceback" not in process.stderr
     assert message in process.stderr.strip().splitlines()[-1]
+
+
+def test_train_refuses_to_overwrite_a_saved_model_before_training(trained):
+    out, _ = trained
+    before = out.read_bytes(), out.with_suffix(".json").read_text()
+    process = run_cli("train", "--out", out)
+    assert process.returncode == 2 and "Traceback" not in process.stderr
+    assert f"{out} exists already" in process.stderr
+    assert "epoch" not in process.stderr  # refused before any training
+    assert (out.read_bytes(), out.with_suffix(".json").read_text()) == before
 
 
 def test_predict_reports_a_file_that_is_not_an_image(trained, tmp_path):

@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import keras
 import numpy as np
@@ -55,13 +56,46 @@ def test_refuses_to_overwrite_and_bad_names(models_dir):
     for bad in ["../escape", "a/b", "", ".hidden", "x" * 65, "model.h5"]:
         with pytest.raises(ModelFileError, match="not a valid model name"):
             store.check_name(bad)
-    assert store.new_name("mlp") != store.new_name("cnn")
+    assert store.default_name("mlp").startswith("mlp-2")
 
 
-def test_new_names_never_collide(models_dir):
-    first = store.new_name("mlp")
-    _save(first, None)
-    assert store.new_name("mlp") == f"{first}-2"
+def test_a_taken_name_gets_a_suffix_when_asked(models_dir):
+    _save("run", None)
+    orphan = models_dir / "run-2.h5"  # a save under way: its record is not written yet
+    orphan.write_bytes(b"claimed")
+    model = build_model(TrainConfig())
+    saved = store.save_model(model, {}, "run", None, rename_if_taken=True)
+    assert saved.name == "run-3" and saved.record["name"] == "run-3"
+    assert orphan.read_bytes() == b"claimed"
+    assert [m.name for m in store.list_models()] == ["run-3", "run"]
+
+
+def test_saves_at_once_under_one_name_never_overwrite(models_dir):
+    """Threads saving different models as "shared" at the same moment: one wins, every other
+    is refused, and the file on disk is the winner's, whole."""
+    models = [build_model(TrainConfig(hidden_units=8 * (n + 1))) for n in range(4)]
+    start = threading.Barrier(len(models))
+    outcomes: dict[int, object] = {}
+
+    def save(index: int) -> None:
+        start.wait()
+        try:
+            outcomes[index] = store.save_model(models[index], {"index": index}, "shared")
+        except ModelFileError as error:
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(len(models))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [n for n, outcome in outcomes.items() if isinstance(outcome, store.SavedModel)]
+    assert len(winners) == 1, outcomes
+    assert all("already exists" in str(outcomes[n]) for n in outcomes if n not in winners)
+    (saved,) = store.list_models()
+    assert saved.record["index"] == winners[0]
+    assert store.load_model(saved.path).count_params() == models[winners[0]].count_params()
+    assert sorted(os.listdir(models_dir)) == ["shared.h5", "shared.json"]
 
 
 def test_half_written_saves_are_not_listed_and_dead_ones_are_cleaned(models_dir):
@@ -79,19 +113,28 @@ def test_half_written_saves_are_not_listed_and_dead_ones_are_cleaned(models_dir)
     assert live_temp.exists()
 
 
-def test_a_save_killed_before_renaming_leaves_the_listing_intact(models_dir):
+@pytest.mark.parametrize(
+    "dies_at",
+    [
+        "os.link",  # the .h5 written under its temporary name, about to be moved in
+        "os.replace",  # the .h5 in place, its record written but not yet moved in
+    ],
+)
+def test_a_save_killed_midway_leaves_the_listing_intact(models_dir, dies_at):
     _save("kept", None)
     killer = (
         "import os, mnist_core.store as s\n"
         "from mnist_core.model import build_model\n"
-        "os.replace = lambda *a: os._exit(9)\n"  # the process dies at the rename
+        f"{dies_at} = lambda *a: os._exit(9)\n"
         f"s.save_model(build_model(), {{}}, 'doomed', {str(models_dir)!r})\n"
     )
     process = subprocess.run([sys.executable, "-c", killer], capture_output=True)
     assert process.returncode == 9
     assert [m.name for m in store.list_models()] == ["kept"]
-    assert sorted(os.listdir(models_dir)) == ["kept.h5", "kept.json"]  # leftovers cleaned
+    assert not [name for name in os.listdir(models_dir) if name.startswith(".tmp-")]
     store.load_model(models_dir / "kept.h5")
+    with pytest.raises(ModelFileError, match="already exists"):
+        _save("kept", None)
 
 
 def test_refuses_files_that_are_not_models(tmp_path):

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import threading
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 
@@ -74,6 +75,29 @@ def test_one_job_at_a_time_and_stop_keeps_what_was_learned(small_npz, tmp_path):
     )
     assert after_started and after is not job and runner.current() is after
     assert _finished(after).state == jobs.DONE
+
+
+def test_sessions_pressing_train_at_once_start_one_job(small_npz, tmp_path):
+    """Streamlit runs each session's script in a thread of its own: eight of them starting a
+    job at the same moment must end up with one job, the same one for all."""
+    runner, sessions = JobRunner(), 8
+    start = threading.Barrier(sessions)
+    answers = []
+
+    def press_train() -> None:
+        start.wait()
+        answers.append(runner.start(SMALL_CONFIG, data_path=small_npz, models_dir=tmp_path))
+
+    threads = [threading.Thread(target=press_train) for _ in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    jobs_seen = {id(job) for job, _ in answers}
+    assert len(answers) == sessions and len(jobs_seen) == 1
+    assert sum(started for _, started in answers) == 1
+    assert _finished(runner.current()).state == jobs.DONE
+    assert len(list_models(tmp_path)) == 1
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,10 @@ def _table(models: list[SavedModel]) -> pd.DataFrame:
 
 
 def _forget_missing_choices(names: list[str]) -> None:
-    """Drop picks of models that are gone (deleted here or by another session)."""
+    """Drop picks of models that are gone (deleted here or by another session), and say so
+    when it was another session: the model this person was looking at has vanished."""
+    if (selected := st.session_state.get(_SELECTED)) is not None and selected not in names:
+        st.info(f"**{selected}** is no longer saved: it was deleted in another session.")
     for key in (_SELECTED, *_COMPARED, _CONFIRMING):
         if st.session_state.get(key) not in names:
             st.session_state.pop(key, None)
@@ -94,7 +97,7 @@ def _model_and_actions(models: list[SavedModel]) -> SavedModel:
         data=saved.path.read_bytes,  # read only when clicked
         file_name=saved.path.name,
         mime="application/x-hdf5",
-        on_click="ignore",
+        on_click="rerun",  # if another session deleted it, the rerun says so
         width="stretch",
     )
     delete.button(

@@ -117,6 +117,21 @@ def test_confirmed_delete_removes_the_files_and_the_newest_becomes_active(with_m
     assert "Train another model to compare" in app.info[0].value
 
 
+def test_a_model_deleted_by_another_session_is_dropped_with_a_word(with_models):
+    app = open_page(MODELS)
+    app.selectbox(key="models_selected").select("tiny-a").run()
+    button(app, "Delete…").click().run()
+
+    find_model("tiny-a").path.unlink()  # another session deletes it meanwhile
+    app.get("download_button")[0].click().run()  # a click on it reruns the page
+
+    assert not app.exception
+    assert "**tiny-a** is no longer saved" in app.info[0].value
+    assert not app.warning  # its pending "Delete tiny-a?" is gone too
+    assert list(app.dataframe[0].value["Name"]) == ["tiny-b"]
+    assert app.selectbox(key="models_selected").value == "tiny-b"
+
+
 def test_compares_two_models_and_refuses_a_model_against_itself(with_models):
     app = open_page(MODELS)
     first, second = (

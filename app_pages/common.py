@@ -145,6 +145,11 @@ def model_summary(saved: SavedModel) -> None:
     config = record.get("config", {})
     settings = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in config.items())
     st.caption(f"Settings: {settings}. Data: {record.get('data_source', 'unknown')}.")
+    if tuned := record.get("fine_tuned"):
+        st.caption(
+            f"Fine-tuned from **{tuned['base_model']}** on MNIST and {tuned['drawings']} of "
+            "your labelled drawings; the settings above are those of the fine-tuning."
+        )
 
 
 def model_results(saved: SavedModel) -> None:
@@ -312,14 +317,22 @@ def _own_drawings_ui(saved: SavedModel) -> None:
         evaluation = None
     else:
         try:
-            evaluation = evaluate_feedback(load_classifier(saved), FeedbackStore.open())
+            classifier, store = load_classifier(saved), FeedbackStore.open()
+            evaluation = evaluate_feedback(classifier, store, saved.drawings_learnt_up_to)
         except (FeedbackError, ModelFileError) as error:
             st.metric("Your drawings", "n/a")
             st.caption(f"Cannot score your drawings: {error}.")
             return
+    tuned = saved.record.get("fine_tuned")
     if evaluation is None:
         st.metric("Your drawings", "none yet")
-        st.caption("Label drawings on the Draw page (“Wrong? It was a…”) to score models on them.")
+        if tuned:
+            st.caption(
+                f"It was fine-tuned on your {tuned['drawings']} drawings, so it is scored only "
+                "on drawings you label after that."
+            )
+        else:
+            st.caption("Label drawings on the Draw page (“Wrong? It was a…”) to score models.")
         return
     st.metric(
         "Your drawings",
@@ -327,7 +340,8 @@ def _own_drawings_ui(saved: SavedModel) -> None:
         delta=f"of {evaluation.count} drawings",
         delta_color="off",
         delta_arrow="off",
-        help="The drawings you labelled on the Draw page.",
+        help="The drawings you labelled on the Draw page"
+        + (", since this model was fine-tuned on the ones before." if tuned else "."),
     )
 
 

@@ -43,7 +43,7 @@ def draw_page() -> None:
     st.divider()
     _upload_ui(classifier)
     st.divider()
-    gallery_ui()
+    gallery_ui(saved)
 
 
 @st.fragment

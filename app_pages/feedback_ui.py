@@ -1,5 +1,5 @@
 """The Draw page's "Wrong? It was a _": the user labels a drawing, and sees, deletes, exports
-and imports the drawings labelled so far.
+and imports the drawings labelled so far, and fine-tunes the model on them.
 
 The drawings live in `mnist_core.feedback`'s SQLite store (data/feedback.sqlite, or the file
 $MNIST_FEEDBACK_DB names), opened afresh by every call: it is cheap, and every session sees the
@@ -16,8 +16,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from app_pages.common import TRAIN_PAGE
+from app_pages.training_ui import start_fine_tuning
 from mnist_core.answer import Answer
 from mnist_core.feedback import Drawing, FeedbackError, FeedbackStore, feedback_path
+from mnist_core.finetune import FINE_TUNE_EPOCHS, MIN_DRAWINGS
+from mnist_core.store import ModelFileError, SavedModel
 
 GALLERY_SHOWN = 48  # the newest drawings shown; all of them are scored and exported
 EXPORT_NAME = "my_drawings.npz"
@@ -75,8 +79,9 @@ def _keep(
     st.rerun()  # the whole page, not just the canvas' fragment: the gallery shows it
 
 
-def gallery_ui() -> None:
-    """The labelled drawings, newest first, each with Delete; export and import as `.npz`."""
+def gallery_ui(model: SavedModel) -> None:
+    """The labelled drawings, newest first, each with Delete; export and import as `.npz`;
+    fine-tuning `model` (the active one) on them."""
     try:
         store = _existing_store()
         drawings = [] if store is None else store.all()
@@ -86,6 +91,7 @@ def gallery_ui() -> None:
     wrong = sum(not drawing.correct for drawing in drawings)
     with st.expander(f"Your labelled drawings ({len(drawings)})", key="feedback_gallery"):
         _export_import_ui(store, len(drawings))
+        _fine_tune_ui(model, len(drawings))
         if not drawings:
             st.caption(
                 "None yet. After the model answers, say whether it was right: the drawing is "
@@ -144,6 +150,30 @@ def _delete(drawing_id: int) -> None:
     if kept is not None and kept[2] == drawing_id:
         st.session_state.pop(_KEPT)  # the canvas' drawing may be kept again
     st.session_state[_NOTICE] = "Deleted the drawing."
+
+
+def _fine_tune_ui(model: SavedModel, count: int) -> None:
+    button, about = st.columns([1, 3], vertical_alignment="center")
+    pressed = button.button(
+        f"Fine-tune {model.name}",
+        disabled=count < MIN_DRAWINGS,
+        width="stretch",
+        help=f"Needs at least {MIN_DRAWINGS} drawings.",
+    )
+    about.caption(
+        f"Goes on training **{model.name}** for {FINE_TUNE_EPOCHS} epochs on MNIST with your "
+        f"drawings mixed in, and saves the result as a new model: **{model.name}** stays as "
+        "it is. Its score on your drawings then counts only the ones you add afterwards."
+    )
+    if pressed:
+        try:
+            _job, started = start_fine_tuning(model)
+        except ModelFileError as error:
+            st.error(f"{model.name} cannot be fine-tuned: {error}.")
+            return
+        if not started:
+            st.toast("A training job is already running: showing its progress.")
+        st.switch_page(TRAIN_PAGE)
 
 
 def _export_import_ui(store: FeedbackStore | None, count: int) -> None:

@@ -170,7 +170,7 @@ def live_training(job: TrainingJob) -> None:
     if snapshot.is_finished:
         st.rerun()
     st.subheader("Training")
-    st.caption(describe_config(snapshot.config))
+    st.caption(_describe_job(snapshot))
     bar_column, stop_column = st.columns([5, 1], vertical_alignment="bottom")
     bar_column.progress(_fraction(snapshot), text=status_line(snapshot))
     stop_column.button(
@@ -237,6 +237,13 @@ def _metric_text(name: str, value: float, signed: bool = False) -> str:
     return f"{value:{sign}.2%}" if name.endswith("accuracy") else f"{value:{sign}.4f}"
 
 
+def _describe_job(snapshot: JobSnapshot) -> str:
+    settings = describe_config(snapshot.config)
+    if snapshot.fine_tune is None:
+        return settings
+    return f"Fine-tuning {snapshot.fine_tune} on MNIST and your labelled drawings · {settings}"
+
+
 def _learning_curves(snapshot: JobSnapshot) -> None:
     """Drawn once per finished epoch, not on every poll: matplotlib is slow."""
     from mnist_core.plots import learning_curves
@@ -251,7 +258,7 @@ def finished_training(snapshot: JobSnapshot) -> None:
     """How the last job ended: its error, or its saved model with its test results."""
     if snapshot.state == jobs.FAILED:
         st.subheader("Training failed")
-        st.caption(describe_config(snapshot.config))
+        st.caption(_describe_job(snapshot))
         st.error(f"Training failed: {snapshot.error}")
         return
     saved = snapshot.saved

@@ -10,7 +10,9 @@ import streamlit as st
 
 from app_pages.common import set_active_model
 from mnist_core.config import TrainConfig
+from mnist_core.finetune import FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE, fine_tune_config
 from mnist_core.jobs import JobRunner, JobSnapshot, TrainingJob
+from mnist_core.store import SavedModel
 
 _FOLLOWED_JOB = "followed_training_job"  # id of the job whose model this session will activate
 
@@ -21,13 +23,20 @@ def job_runner() -> JobRunner:
     return JobRunner()
 
 
-def start_training(config: TrainConfig) -> tuple[TrainingJob, bool]:
+def start_training(config: TrainConfig, **job_options) -> tuple[TrainingJob, bool]:
     """Start training `config`: (the new job, True), or (the job already running, False).
 
     Either way this session follows the job it gets back."""
-    job, started = job_runner().start(config)
+    job, started = job_runner().start(config, **job_options)
     follow(job)
     return job, started
+
+
+def start_fine_tuning(base: SavedModel) -> tuple[TrainingJob, bool]:
+    """Fine-tune `base` on MNIST and the user's drawings, as `start_training` does; a
+    ModelFileError if its record lacks the settings to go on from."""
+    config = fine_tune_config(base, FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE)
+    return start_training(config, fine_tune=base.name)
 
 
 def start_reference_training() -> tuple[TrainingJob, bool]:

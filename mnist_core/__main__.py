@@ -101,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true", help="end with one JSON line of results")
 
+    finetune = commands.add_parser(
+        "finetune", help="go on training a saved model on MNIST mixed with your drawings"
+    )
+    finetune.set_defaults(command=_finetune)
+    finetune.add_argument("model", help="a saved model's name or a .h5 path with its .json")
+    finetune.add_argument("--epochs", type=int, help="1..200 (default 3)")
+    finetune.add_argument(
+        "--learning-rate", dest="learning_rate", type=float, help="1e-06..1.0 (default 0.0001)"
+    )
+    finetune.add_argument("--data", help="MNIST as a Keras .npz or a folder of IDX files")
+    finetune.add_argument("--json", action="store_true", help="end with one JSON line of results")
+
     predict = commands.add_parser("predict", help="read the digit in image files")
     predict.set_defaults(command=_predict)
     predict.add_argument("model", help="a saved model's name or a .h5 path")
@@ -150,13 +162,51 @@ def _train(args) -> int:
     return 0
 
 
+def _finetune(args) -> int:
+    from mnist_core import finetune
+    from mnist_core.feedback import FeedbackStore
+
+    base = _resolve_model(args.model)
+    epochs = args.epochs or finetune.FINE_TUNE_EPOCHS
+    learning_rate = args.learning_rate or finetune.FINE_TUNE_LEARNING_RATE
+    finetune.fine_tune_config(base, epochs, learning_rate)  # bad options fail at once
+    feedback = FeedbackStore.open()
+    from mnist_core.data import prepare_mnist
+    from mnist_core.workflow import fine_tune_evaluate_save
+
+    mnist = prepare_mnist(args.data, on_progress=_say)
+    _say(f"fine-tuning {base.name} on MNIST and {feedback.count()} labelled drawings")
+    result, saved = fine_tune_evaluate_save(
+        base,
+        feedback,
+        mnist,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        models_dir=base.path.parent,
+        on_progress=_ProgressPrinter(),
+    )
+    before, after = base.test_accuracy, saved.test_accuracy
+    print(f"MNIST test accuracy {before:.4f} -> {after:.4f}; saved {saved.path}")
+    if args.json:
+        print(json.dumps({
+            "base_test_accuracy": before,
+            "test_accuracy": after,
+            "fit_seconds": result.fit_seconds,
+            "model_path": str(saved.path),
+            "model_name": saved.name,
+            **saved.record["fine_tuned"],
+        }))  # fmt: skip
+    return 0
+
+
 def _evaluate(args) -> int:
     from mnist_core import plots
     from mnist_core.classify import Classifier
     from mnist_core.data import prepare_mnist
     from mnist_core.evaluate import score_classifier
 
-    path, history = _resolve_model(args.model)
+    saved = _resolve_model(args.model)
+    path, history = saved.path, saved.record.get("history")
     classifier = Classifier.load(path)
     x_test, y_test = prepare_mnist(args.data, on_progress=_say).test
     evaluation = score_classifier(classifier, x_test / 255.0, y_test)
@@ -168,7 +218,7 @@ def _evaluate(args) -> int:
     for digit, row in evaluation.report.items():
         scores = f"{row['precision']:9.4f} {row['recall']:7.4f} {row['f1']:7.4f}"
         print(f"{digit:>5} {scores} {row['support']:8d}")
-    drawn = _other_sets(classifier)
+    drawn = _other_sets(classifier, saved.drawings_learnt_up_to)
     for label, other in drawn.items():
         per_digit = " ".join(f"{d}:{a:.0%}" for d, a in enumerate(other.per_class_accuracy))
         print(f"{label}: accuracy {other.accuracy:.4f} ({other.count} images)  {per_digit}")
@@ -200,8 +250,9 @@ def _evaluate(args) -> int:
     return 0
 
 
-def _other_sets(classifier) -> dict:
-    """Scores on the drawn-digit set and on the user's labelled drawings, where they exist."""
+def _other_sets(classifier, drawings_learnt_up_to: int = 0) -> dict:
+    """Scores on the drawn-digit set and on the user's labelled drawings (those it was not
+    fine-tuned on), where they exist."""
     from mnist_core.drawn import DrawnSetError, evaluate_drawn, load_drawn_set
     from mnist_core.feedback import FeedbackStore, evaluate_feedback
 
@@ -210,7 +261,7 @@ def _other_sets(classifier) -> dict:
         scores["drawn_digits"] = evaluate_drawn(classifier, load_drawn_set())
     except DrawnSetError as error:
         _say(f"no drawn-digit score: {error}")
-    yours = evaluate_feedback(classifier, FeedbackStore.open())
+    yours = evaluate_feedback(classifier, FeedbackStore.open(), drawings_learnt_up_to)
     if yours is not None:
         scores["your_drawings"] = yours
     return scores
@@ -220,7 +271,7 @@ def _predict(args) -> int:
     from mnist_core.classify import Classifier
     from mnist_core.preprocess import ImageError, load_image, to_mnist
 
-    path, _ = _resolve_model(args.model)
+    path = _resolve_model(args.model).path
     classifier = Classifier.load(path)
     answers, failures = [], 0
     for file_name in args.images:
@@ -238,19 +289,18 @@ def _predict(args) -> int:
     return 2 if failures else 0
 
 
-def _resolve_model(name_or_path: str) -> tuple[Path, dict | None]:
-    """A model argument as a path, with its saved history when it has a sidecar."""
-    from mnist_core.store import find_model
+def _resolve_model(name_or_path: str):
+    """A model argument as a SavedModel; a bare .h5 without its sidecar has an empty record."""
+    from mnist_core.store import SavedModel, find_model
 
     path = Path(name_or_path)
     if path.suffix == ".h5" or path.exists():
         if not path.is_file():
             raise CliError(f"no model file at {path}")
         sidecar = path.with_suffix(".json")
-        history = json.loads(sidecar.read_text()).get("history") if sidecar.is_file() else None
-        return path, history
-    saved = find_model(name_or_path)
-    return saved.path, saved.record.get("history")
+        record = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+        return SavedModel(path.stem, path, record)
+    return find_model(name_or_path)
 
 
 def _say(message: str) -> None:

@@ -18,6 +18,7 @@ import math
 import numbers
 import os
 import sqlite3
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -177,11 +178,18 @@ class FeedbackStore:
             rows = connection.execute(f"SELECT {_COLUMNS} FROM drawings {_NEWEST_FIRST}")
             return [_drawing(row) for row in rows]
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(images (n, 28, 28) float32 in [0, 1], labels (n,) uint8), newest first."""
+    def last_id(self) -> int:
+        """The id of the newest drawing, 0 when there is none: ids only grow."""
         with self._connection() as connection:
-            query = f"SELECT image, label FROM drawings {_NEWEST_FIRST}"
-            rows = connection.execute(query).fetchall()
+            return connection.execute("SELECT coalesce(max(id), 0) FROM drawings").fetchone()[0]
+
+    def arrays(self, after_id: int = 0, up_to_id: int | None = None) -> tuple[np.ndarray, ...]:
+        """(images (n, 28, 28) float32 in [0, 1], labels (n,) uint8), newest first, of the
+        drawings with `after_id` < id <= `up_to_id`: all of them by default."""
+        up_to_id = sys.maxsize if up_to_id is None else up_to_id
+        with self._connection() as connection:
+            query = f"SELECT image, label FROM drawings WHERE id > ? AND id <= ? {_NEWEST_FIRST}"
+            rows = connection.execute(query, (int(after_id), int(up_to_id))).fetchall()
         images = _images([image for image, _ in rows])
         return images, np.array([label for _, label in rows], dtype=np.uint8)
 
@@ -291,10 +299,11 @@ class FeedbackStore:
             connection.commit()
 
 
-def evaluate_feedback(classifier, store: FeedbackStore) -> Evaluation | None:
+def evaluate_feedback(classifier, store: FeedbackStore, after_id: int = 0) -> Evaluation | None:
     """Score `classifier` (anything with `probabilities`, like `classify.Classifier`) on the
-    user's drawings; None when there are none."""
-    images, labels = store.arrays()
+    user's drawings newer than `after_id` (a model fine-tuned on the older ones would be
+    scored on what it learnt from); None when there are none."""
+    images, labels = store.arrays(after_id)
     if len(labels) == 0:
         return None
     return score_classifier(classifier, images, labels)

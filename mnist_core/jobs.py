@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import DataError, prepare_mnist
-from mnist_core.store import ModelFileError
+from mnist_core.feedback import FeedbackError, FeedbackStore
+from mnist_core.store import ModelFileError, find_model
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -49,7 +50,7 @@ FINAL_STATES = frozenset({DONE, STOPPED, FAILED})
 
 # Errors whose message is already a sentence for the user; anything else is a bug or the
 # machine (memory, disk) and is logged with its traceback.
-EXPLAINED_ERRORS = (DataError, ConfigError, ModelFileError, OSError)
+EXPLAINED_ERRORS = (DataError, ConfigError, FeedbackError, ModelFileError, OSError)
 MAX_ERROR_LENGTH = 300
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent  # where the child imports us from
@@ -84,6 +85,7 @@ class JobSnapshot:
     id: int
     state: str
     config: TrainConfig
+    fine_tune: str | None  # the name of the model being fine-tuned, None for a new model
     progress: JobProgress | None  # the latest report from training, None before the first
     history: Mapping[str, tuple[float, ...]]  # metric name -> its value after each epoch
     messages: tuple[str, ...]  # from preparing the data, in order
@@ -105,13 +107,18 @@ class JobSnapshot:
 class TrainingJob:
     """Prepare the data, then train, evaluate and save one model, in a child process.
 
+    With `fine_tune` (a saved model's name) the job goes on training that model on MNIST and
+    the user's labelled drawings, `config` giving its epochs and learning rate.
     A thread here applies the child's reports; `snapshot()`, `stop()` and `wait()` are safe
     to call from any thread.
     """
 
-    def __init__(self, config: TrainConfig, *, data_path=None, models_dir=None, name=None):
+    def __init__(
+        self, config: TrainConfig, *, data_path=None, models_dir=None, name=None, fine_tune=None
+    ):
         self.id = next(_job_numbers)
         self.config = config
+        self.fine_tune = fine_tune
         self._data_path, self._models_dir, self._name = data_path, models_dir, name
         self._lock = threading.Lock()
         self._finished = threading.Event()
@@ -158,6 +165,7 @@ class TrainingJob:
                 "data_path": _path_or_none(self._data_path),
                 "models_dir": _path_or_none(self._models_dir),
                 "name": self._name,
+                "fine_tune": self.fine_tune,
             }
         )
 
@@ -171,6 +179,7 @@ class TrainingJob:
                 id=self.id,
                 state=self._state,
                 config=self.config,
+                fine_tune=self.fine_tune,
                 progress=self._progress,
                 history=MappingProxyType({k: tuple(v) for k, v in self._history.items()}),
                 messages=tuple(self._messages),
@@ -246,16 +255,13 @@ class JobRunner:
         self._lock = threading.Lock()
         self._job: TrainingJob | None = None
 
-    def start(
-        self, config: TrainConfig, *, data_path=None, models_dir=None, name=None
-    ) -> tuple[TrainingJob, bool]:
-        """Start training `config`: (the new job, True), or (the running job, False)."""
+    def start(self, config: TrainConfig, **job_options) -> tuple[TrainingJob, bool]:
+        """Start training `config` (see `TrainingJob` for the options): (the new job, True),
+        or (the running job, False)."""
         with self._lock:
             if self._job is not None and self._job.is_running:
                 return self._job, False
-            self._job = TrainingJob(
-                config, data_path=data_path, models_dir=models_dir, name=name
-            ).start()
+            self._job = TrainingJob(config, **job_options).start()
             return self._job, True
 
     def current(self) -> TrainingJob | None:
@@ -296,16 +302,26 @@ def _train_and_report(reports: Connection, work: dict, should_stop: Callable[[],
         config = TrainConfig.from_dict(work["config"])
         mnist = prepare_mnist(work["data_path"], on_progress=lambda text: send("message", text))
         send(TRAINING)
-        from mnist_core.workflow import train_evaluate_save  # imports TensorFlow
+        from mnist_core import workflow  # imports TensorFlow
 
-        result, saved = train_evaluate_save(
-            config,
-            mnist,
-            name=work["name"],
-            models_dir=work["models_dir"],
-            on_progress=lambda progress: send("progress", vars(JobProgress.of(progress))),
-            should_stop=should_stop,
-        )
+        options = {
+            "name": work["name"],
+            "models_dir": work["models_dir"],
+            "on_progress": lambda progress: send("progress", vars(JobProgress.of(progress))),
+            "should_stop": should_stop,
+        }
+        if work["fine_tune"]:
+            base = find_model(work["fine_tune"], work["models_dir"])
+            result, saved = workflow.fine_tune_evaluate_save(
+                base,
+                FeedbackStore.open(),
+                mnist,
+                epochs=config.epochs,
+                learning_rate=config.learning_rate,
+                **options,
+            )
+        else:
+            result, saved = workflow.train_evaluate_save(config, mnist, **options)
     except Exception as error:
         if not isinstance(error, EXPLAINED_ERRORS):
             _log.exception("training job failed")

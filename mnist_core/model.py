@@ -29,6 +29,19 @@ def build_model(
     for layer in builders[config.architecture](config):
         outputs = layer(outputs)
     model = keras.Model(inputs, outputs, name=config.architecture)
+    compile_model(model, config, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    return model
+
+
+def compile_model(
+    model: keras.Model,
+    config: TrainConfig,
+    *,
+    steps_per_execution: int = 1,
+    jit_compile: bool | str = "auto",
+) -> keras.Model:
+    """Compile `model` as every model here is trained: Adam at `config.learning_rate`, sparse
+    categorical cross-entropy, accuracy. A loaded model is compiled afresh to train it on."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss="sparse_categorical_crossentropy",

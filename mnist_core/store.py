@@ -60,6 +60,12 @@ class SavedModel:
     def created(self) -> str:
         return self.record.get("created", "")
 
+    @property
+    def drawings_learnt_up_to(self) -> int:
+        """The id of the last of the user's drawings it was fine-tuned on (0: none), so it is
+        scored only on newer ones."""
+        return self.record.get("fine_tuned", {}).get("last_drawing_id", 0)
+
 
 def models_dir(directory: str | os.PathLike | None = None) -> Path:
     """The folder models live in: the argument, else $MNIST_MODELS_DIR, else ./models."""

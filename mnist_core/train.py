@@ -11,7 +11,7 @@ import numpy as np
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import split_validation
-from mnist_core.model import build_model
+from mnist_core.model import build_model, compile_model
 
 # Batches run per call into TensorFlow. At batch size 32 the Python overhead of each step
 # dominates; 64 steps per call halves the fit time (bench/train_speed.py) and still reports
@@ -75,20 +75,26 @@ def train(
     data,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    *,
+    start_from: keras.Model | None = None,
 ) -> TrainResult:
     """Train `config`'s model on `data` = ((x_train, y_train), (x_test, y_test)).
 
     The last `config.validation_size` training images are held out and scored every epoch.
-    The test set is not touched here. The same seed gives the same weights.
+    The test set is not touched here. The same seed gives the same weights. `start_from`, a
+    model of `config`'s architecture, is trained on from its weights instead of a new one.
     """
     (x_all, y_all), _ = data
     (x_fit, y_fit), (x_val, y_val) = split_validation(x_all, y_all, config.validation_size)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(
-        config,
-        steps_per_execution=STEPS_PER_EXECUTION,
-        jit_compile=config.architecture in XLA_ARCHITECTURES,
-    )
+    speed = {
+        "steps_per_execution": STEPS_PER_EXECUTION,
+        "jit_compile": config.architecture in XLA_ARCHITECTURES,
+    }
+    if start_from is None:
+        model = build_model(config, **speed)
+    else:
+        model = compile_model(start_from, config, **speed)
     batches = -(-len(x_fit) // config.batch_size)
     reporter = _Reporter(config.epochs, batches, on_progress, should_stop)
     validation = (scale(x_val), y_val) if len(x_val) else None

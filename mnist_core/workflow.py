@@ -1,17 +1,33 @@
-"""One training run from start to saved model: train, evaluate on the test set, save.
+"""Training runs from start to saved model: train (or fine-tune), score on the test set, save.
 
-The CLI and the Train page both call `train_evaluate_save`, so a model trained either way
-carries the same record.
+The CLI and the app both call these, so a model trained either way carries the same record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.evaluate import evaluate
-from mnist_core.store import SavedModel, default_name, save_model
+from mnist_core.feedback import FeedbackError, FeedbackStore
+from mnist_core.finetune import (
+    DRAWING_SHARE,
+    FINE_TUNE_EPOCHS,
+    FINE_TUNE_LEARNING_RATE,
+    MIN_DRAWINGS,
+    fine_tune_config,
+    mix_in,
+)
+from mnist_core.store import (
+    SavedModel,
+    check_name,
+    default_name,
+    load_model,
+    save_model,
+)
 from mnist_core.train import Progress, TrainResult, train
 
 
@@ -26,18 +42,64 @@ def train_evaluate_save(
 ) -> tuple[TrainResult, SavedModel]:
     """Train `config` on `mnist`, score it on the 10,000 test images and save both."""
     result = train(config, (mnist.train, mnist.test), on_progress, should_stop)
+    return result, _evaluate_and_save(result, mnist, name, models_dir, {})
+
+
+def fine_tune_evaluate_save(
+    base: SavedModel,
+    feedback: FeedbackStore,
+    mnist: Mnist,
+    *,
+    epochs: int = FINE_TUNE_EPOCHS,
+    learning_rate: float = FINE_TUNE_LEARNING_RATE,
+    name: str | None = None,
+    models_dir=None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[TrainResult, SavedModel]:
+    """Go on training `base` on MNIST with the user's labelled drawings mixed in, score it on
+    the test images and save it as a new model (`<base>-tuned`); `base` stays as it was.
+
+    The record names the base and the last drawing used, so "your drawings" can later score
+    the model on newer drawings only: the ones it learnt from are no test of it.
+    """
+    config = fine_tune_config(base, epochs, learning_rate)
+    name = check_name(name or f"{base.name[:58]}-tuned")  # refused before, not after, training
+    last_id = feedback.last_id()
+    images, labels = feedback.arrays(up_to_id=last_id)
+    if len(labels) < MIN_DRAWINGS:
+        raise FeedbackError(
+            f"fine-tuning needs at least {MIN_DRAWINGS} labelled drawings; there are "
+            f"{len(labels)}: label more with 'Wrong? It was a _' on the Draw page"
+        )
+    drawings = (np.rint(images * 255).astype(np.uint8), labels)
+    x_train, y_train = mix_in(drawings, mnist.train, DRAWING_SHARE)
+    result = train(
+        config,
+        ((x_train, y_train), mnist.test),
+        on_progress,
+        should_stop,
+        start_from=load_model(base.path),
+    )
+    tuned = {"base_model": base.name, "drawings": len(labels), "last_drawing_id": last_id}
+    return result, _evaluate_and_save(result, mnist, name, models_dir, {"fine_tuned": tuned})
+
+
+def _evaluate_and_save(
+    result: TrainResult, mnist: Mnist, name: str | None, models_dir, extra: dict
+) -> SavedModel:
     x_test, y_test = mnist.test
     evaluation = evaluate(result.model, x_test, y_test)
     record = {
-        "config": config.to_dict(),
+        "config": result.config.to_dict(),
         "history": result.history,
         "epochs_run": result.epochs_run,
         "stopped_early": result.stopped_early,
         "fit_seconds": result.fit_seconds,
         "data_source": mnist.source,
         "evaluation": evaluation.to_dict(),
+        **extra,
     }
     # A name taken while we trained gets a suffix: never lose the training, nor overwrite.
-    name = name or default_name(config.architecture)
-    saved = save_model(result.model, record, name, models_dir, rename_if_taken=True)
-    return result, saved
+    name = name or default_name(result.config.architecture)
+    return save_model(result.model, record, name, models_dir, rename_if_taken=True)

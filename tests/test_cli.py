@@ -91,6 +91,27 @@ def test_evaluate_scores_drawn_digits_and_your_drawings(trained, small_npz, smal
     assert "drawn_digits: accuracy" in process.stdout and "(20 images)" in process.stdout
 
 
+def test_finetune_needs_drawings_then_saves_a_tuned_copy(trained, small_npz, small_mnist, tmp_path):
+    out, _ = trained
+    env = {**os.environ, "MNIST_FEEDBACK_DB": str(tmp_path / "feedback.sqlite")}
+    refused = run_cli("finetune", out, "--data", small_npz, env=env)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "needs at least 10 labelled drawings; there are 0" in refused.stderr
+
+    store = FeedbackStore.open(tmp_path / "feedback.sqlite")
+    x_test, y_test = small_mnist.test
+    for i in range(12):
+        store.add(x_test[i] / 255.0, None, int(y_test[i]), int(y_test[i]), 0.9, "cli")
+    process = run_cli("finetune", out, "--epochs", 1, "--data", small_npz, "--json", env=env)
+
+    assert process.returncode == 0, process.stderr
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    tuned = out.with_name("cli-tuned.h5")
+    assert result["model_path"] == str(tuned) and result["drawings"] == 12
+    assert "MNIST test accuracy" in process.stdout and "epoch 1/1" in process.stderr
+    assert [m.name for m in list_models(out.parent)] == ["cli-tuned", "cli"]
+
+
 def test_predict_reads_digit_images(trained, small_mnist, tmp_path):
     out, _ = trained
     x_test, y_test = small_mnist.test
@@ -122,6 +143,7 @@ def test_saves_into_the_models_folder_by_default(small_npz, tmp_path):
         (["train", "--data", "/nonexistent/mnist.npz"], "/nonexistent/mnist.npz does not exist"),
         (["train", "--out", "model.keras"], "--out must name a .h5 file"),
         (["train", "--out", "models/my model.h5"], "'my model' is not a valid model name"),
+        (["finetune", "no-such-model"], "no saved model named 'no-such-model'"),
         (["evaluate", "/nonexistent.h5"], "no model file at /nonexistent.h5"),
         (["evaluate", "no-such-model"], "no saved model named 'no-such-model'"),
     ],

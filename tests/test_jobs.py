@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 import sys
 import threading
@@ -8,6 +9,7 @@ import pytest
 
 from mnist_core import jobs
 from mnist_core.config import TrainConfig
+from mnist_core.finetune import fine_tune_config
 from mnist_core.jobs import JobRunner
 from mnist_core.store import list_models
 
@@ -124,6 +126,20 @@ def test_a_failing_job_says_why_and_saves_nothing(small_npz, tmp_path, data, con
     assert sorted(p.name for p in models.iterdir()) == ["notes.txt"]
 
 
+def test_a_fine_tuning_job_without_enough_drawings_says_so(saved_small_model, small_npz, tmp_path):
+    _, base = saved_small_model
+    models = tmp_path / "models"
+    shutil.copytree(base.path.parent, models)
+    config = fine_tune_config(base, epochs=1, learning_rate=1e-4)
+
+    job, _ = JobRunner().start(config, data_path=small_npz, models_dir=models, fine_tune="small")
+    snapshot = _finished(job)
+
+    assert snapshot.state == jobs.FAILED and snapshot.fine_tune == "small"
+    assert "needs at least 10 labelled drawings; there are 0" in snapshot.error
+    assert [saved.name for saved in list_models(models)] == ["small"]
+
+
 def test_unexpected_errors_are_named_in_one_line():
     assert jobs.describe_error(RuntimeError("boom\n  at line 3")) == (
         "unexpected RuntimeError: boom (details are in the server log)"
@@ -143,6 +159,7 @@ def test_a_training_process_that_dies_fails_the_job(small_npz, tmp_path):
 WATCH_A_JOB = """
 import sys
 from mnist_core.config import TrainConfig
+from mnist_core.finetune import fine_tune_config
 from mnist_core.jobs import JobRunner
 job, _ = JobRunner().start(TrainConfig(epochs=1, validation_size=500), data_path=sys.argv[1],
                            models_dir=sys.argv[2])

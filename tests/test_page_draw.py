@@ -20,6 +20,7 @@ from app_pages.training_ui import job_runner
 from mnist_core.classify import Classifier
 from mnist_core.config import TrainConfig
 from mnist_core.feedback import FeedbackError, FeedbackStore
+from mnist_core.finetune import FINE_TUNE_EPOCHS, MIN_DRAWINGS
 from mnist_core.preprocess import to_mnist
 from mnist_core.store import list_models
 from mnist_core.strokes import render_strokes
@@ -282,6 +283,38 @@ def test_delete_in_the_gallery_forgets_that_drawing(with_model):
     assert [drawing.id for drawing in store.all()] == [second]
     assert gallery(app).label == "Your labelled drawings (1)"
     assert app.toast[0].value == "Deleted the drawing."
+
+
+def test_fine_tuning_waits_for_enough_drawings_then_runs_as_the_job(
+    with_model, small_npz, monkeypatch
+):
+    monkeypatch.setenv("MNIST_DATA", str(small_npz))
+    store = FeedbackStore.open()
+    add_drawings(store, [1] * (MIN_DRAWINGS - 1))
+    app = open_page(DRAW)
+    assert button(app, "Fine-tune tiny").disabled
+    add_drawings(store, [1])
+
+    app.run()
+    button(app, "Fine-tune tiny").click().run()
+
+    job = job_runner().current()
+    assert job.fine_tune == "tiny" and job.config.epochs == FINE_TUNE_EPOCHS
+    assert job.wait(timeout=300)
+    assert not app.exception
+    assert app.title[0].value == "Train"  # the page that shows the job's progress
+    assert "Read by **tiny-tuned**" in app.switch_page(DRAW).run().caption[0].value  # active
+    app.switch_page("app_pages/train.py").run()
+    about = f"Fine-tuned from **tiny** on MNIST and {MIN_DRAWINGS} of your labelled drawings"
+    assert any(about in caption.value for caption in app.caption)
+    tuned = job.snapshot().saved
+    assert tuned.name == "tiny-tuned"
+    assert tuned.record["fine_tuned"] == {
+        "base_model": "tiny",
+        "drawings": MIN_DRAWINGS,
+        "last_drawing_id": store.last_id(),
+    }
+    assert sorted(saved.name for saved in list_models()) == ["tiny", "tiny-tuned"]
 
 
 def test_an_exported_file_imports_into_another_store(tmp_path):

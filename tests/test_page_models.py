@@ -3,6 +3,7 @@ beside MNIST's, download, delete, compare."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -184,3 +185,27 @@ def test_scores_the_users_own_drawings_when_there_are_some(with_models, mnist):
     expected = evaluate_feedback(Classifier.load(find_model("tiny-b").path), store)
     assert metric(app, "Your drawings").value == f"{expected.accuracy:.2%}"
     assert metric(app, "Your drawings").delta == "of 12 drawings"
+
+
+def test_a_fine_tuned_model_is_scored_only_on_drawings_it_did_not_learn_from(with_models, mnist):
+    images, labels = mnist.test
+    store = FeedbackStore.open()
+    ids = [
+        store.add(image / 255, None, int(label), 0, 0.5, "tiny-a")
+        for image, label in zip(images[:12], labels[:12], strict=True)
+    ]
+    sidecar = find_model("tiny-b").sidecar_path
+    record = json.loads(sidecar.read_text())
+    record["fine_tuned"] = {"base_model": "tiny-a", "drawings": 9, "last_drawing_id": ids[8]}
+    sidecar.write_text(json.dumps(record))  # as if tuned on the first nine
+
+    app = open_page(MODELS)
+
+    assert not app.exception
+    assert metric(app, "Your drawings").delta == "of 3 drawings"
+    assert any(
+        "Fine-tuned from **tiny-a** on MNIST and 9 of your labelled drawings" in caption.value
+        for caption in app.caption
+    )
+    store.add(images[20] / 255, None, int(labels[20]), 0, 0.5, "tiny-b")
+    assert metric(app.run(), "Your drawings").delta == "of 4 drawings"

@@ -86,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
-        help="distort training images on the fly (shift, scale, rotate, shear, thickness, elastic)",
+        help="distort training images on the fly (shift, scale, rotate, shear, thickness, "
+        "elastic) and flag some 1s and cross some 7s",
     )
     train.add_argument("--data", help="MNIST as a Keras .npz or a folder of IDX files")
     train.add_argument("--out", help="where to save the model (.h5); default: the models folder")

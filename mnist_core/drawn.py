@@ -20,6 +20,9 @@ off by the canvas edge. The font digits are clean typeset shapes in 22 styles. T
 (a quarter fonts, 4 in 10 of the 1s flagged and of the 7s crossed) are our choice, not measured
 from users. So accuracy here is a check of size, place, pen and slant handling and of a few
 continental forms; it is not a measurement of real users, which only real drawings give.
+Training with `augment.add_styles` shows a model flagged 1s and crossed 7s too (drawn by other
+code, with other lengths and angles), so on those two rows such a model is not meeting a
+style for the first time.
 """
 
 from __future__ import annotations

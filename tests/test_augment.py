@@ -8,6 +8,7 @@ from mnist_core.augment import (
     Augmentation,
     AugmentationError,
     AugmentedBatches,
+    add_styles,
     augment_batch,
 )
 
@@ -145,6 +146,7 @@ def test_elastic_distortion_bends_strokes_in_place(digits):
         ({"scale": (1.2, 0.8)}, r"scale must be a \(low, high\) range"),
         ({"scale": (0, 1)}, "scale must be positive"),
         ({"elastic_sigma": 0}, "elastic_sigma must be positive"),
+        ({"style_share": 1.5}, r"style_share must be in \[0, 1\]"),
     ],
 )
 def test_refuses_impossible_settings(changes, message):
@@ -163,6 +165,41 @@ def test_refuses_impossible_settings(changes, message):
 def test_refuses_what_is_not_a_batch_of_images(images, message):
     with pytest.raises(AugmentationError, match=message):
         augment_batch(images, np.random.default_rng(0))
+
+
+def test_styles_flag_ones_and_cross_sevens_and_touch_nothing_else(mnist):
+    x, y = mnist.train[0][:2000].astype(np.float32), mnist.train[1][:2000]
+    styled = add_styles(x, y, np.random.default_rng(3), share=1.0)
+
+    added = styled - x
+    assert (added >= 0).all() and styled.max() <= 255  # ink is only added
+    changed = (added > 0).any(axis=(1, 2))
+    assert not changed[~np.isin(y, (1, 7))].any()
+    assert changed[np.isin(y, (1, 7))].mean() > 0.95
+    np.testing.assert_array_equal(styled, add_styles(x, y, np.random.default_rng(3), 1.0))
+    np.testing.assert_array_equal(add_styles(x, y, np.random.default_rng(3), 0.0), x)
+
+    for label in (1, 7):
+        index = np.flatnonzero((y == label) & (added > 127).any(axis=(1, 2)))
+        ink_rows = [np.flatnonzero(x[i].max(axis=1) > 127) for i in index]
+        new = [np.argwhere(added[i] > 127) for i in index]
+        top = np.array([rows[0] for rows in ink_rows])
+        middle = np.array([(rows[0] + rows[-1]) / 2 for rows in ink_rows])
+        new_rows = np.array([points[:, 0].mean() for points in new])
+        spread = np.array([np.ptp(points[:, 1]) - np.ptp(points[:, 0]) for points in new])
+        if label == 1:  # a flag: hangs from the top of the stroke
+            assert np.median(new_rows - top) < 5
+        else:  # a crossbar: across the middle, wider than tall
+            assert np.median(np.abs(new_rows - middle)) < 2 and np.median(spread) > 2
+
+
+def test_augmented_batches_style_their_own_labels(digits, mnist):
+    labels = mnist.train[1][:500]
+    batches = AugmentedBatches(digits, labels, 500, _only(style_share=1.0), seed=1)
+    images, batch_labels = batches[0]
+    order = batches._order  # which image each row is
+    gained = (images * 255 - digits[order] > 1).any(axis=(1, 2))
+    np.testing.assert_array_equal(gained, np.isin(batch_labels, (1, 7)))
 
 
 def test_batches_pair_every_image_with_its_own_label_once_per_epoch(digits, mnist):

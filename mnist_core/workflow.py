@@ -52,6 +52,7 @@ def fine_tune_evaluate_save(
     *,
     epochs: int = FINE_TUNE_EPOCHS,
     learning_rate: float = FINE_TUNE_LEARNING_RATE,
+    drawing_share: float = DRAWING_SHARE,
     name: str | None = None,
     models_dir=None,
     on_progress: Callable[[Progress], None] | None = None,
@@ -73,7 +74,7 @@ def fine_tune_evaluate_save(
             f"{len(labels)}: label more with 'Wrong? It was a _' on the Draw page"
         )
     drawings = (np.rint(images * 255).astype(np.uint8), labels)
-    x_train, y_train = mix_in(drawings, mnist.train, DRAWING_SHARE)
+    x_train, y_train = mix_in(drawings, mnist.train, drawing_share)
     result = train(
         config,
         ((x_train, y_train), mnist.test),

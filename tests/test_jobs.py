@@ -11,7 +11,7 @@ from mnist_core import jobs
 from mnist_core.config import TrainConfig
 from mnist_core.finetune import fine_tune_config
 from mnist_core.jobs import JobRunner
-from mnist_core.store import list_models
+from mnist_core.store import list_models, load_model
 
 from .conftest import SMALL_CONFIG
 
@@ -148,18 +148,29 @@ def test_unexpected_errors_are_named_in_one_line():
     assert len(long) == jobs.MAX_ERROR_LENGTH and long.endswith("…")
 
 
-def test_a_training_process_that_dies_fails_the_job(small_npz, tmp_path):
-    job, _ = JobRunner().start(TrainConfig(epochs=50), data_path=small_npz, models_dir=tmp_path)
+def test_a_training_process_that_dies_midway_fails_the_job_and_keeps_older_models(
+    saved_small_model, small_npz, tmp_path
+):
+    _, older = saved_small_model
+    models = tmp_path / "models"
+    shutil.copytree(older.path.parent, models)
+    config = TrainConfig(epochs=50, validation_size=500)
+    job, _ = JobRunner().start(config, data_path=small_npz, models_dir=models)
+    while job.snapshot().progress is None:  # until it is training
+        assert not job.wait(0.05), "the job ended before it trained"
     job._child.kill()  # as the kernel's out-of-memory killer would
     snapshot = _finished(job)
+
     assert snapshot.state == jobs.FAILED and snapshot.saved is None
     assert snapshot.error == "the training process died (exit code -9)"
+    assert [saved.name for saved in list_models(models)] == ["small"]
+    assert sorted(path.name for path in models.iterdir()) == ["small.h5", "small.json"]
+    load_model(models / "small.h5")
 
 
 WATCH_A_JOB = """
 import sys
 from mnist_core.config import TrainConfig
-from mnist_core.finetune import fine_tune_config
 from mnist_core.jobs import JobRunner
 job, _ = JobRunner().start(TrainConfig(epochs=1, validation_size=500), data_path=sys.argv[1],
                            models_dir=sys.argv[2])

@@ -71,7 +71,9 @@ class TrainConfig:
 
 PRESETS = {
     "reference": TrainConfig(),
-    # The CNN with augmentation, keras-io's batch 128 and 15 epochs: the model for drawn digits
-    # (bench/results/drawn_accuracy.md).
-    "best": TrainConfig(architecture="cnn", epochs=15, batch_size=128, augment=True),
+    # The CNN with augmentation at keras-io's batch 128: the model for drawn digits
+    # (bench/results/drawn_accuracy.md). 20 epochs, not keras-io's 15: on 2,000 drawings made
+    # like the drawn-digit set from MNIST *training* digits (a validation set, not the test
+    # set) it read 97.0% against 96.0%; the augmented batches keep it from overfitting.
+    "best": TrainConfig(architecture="cnn", epochs=20, batch_size=128, augment=True),
 }

@@ -207,7 +207,8 @@ def _area_weights(size: int, new_size: int) -> np.ndarray:
     pixel_starts = np.arange(size)
     overlap_start = np.maximum(edges[:-1, np.newaxis], pixel_starts)
     overlap_end = np.minimum(edges[1:, np.newaxis], pixel_starts + 1)
-    return np.maximum(overlap_end - overlap_start, 0) * (new_size / size)
+    weights = np.maximum(overlap_end - overlap_start, 0) * (new_size / size)
+    return weights.astype(np.float32)  # float64 would make the whole resize float64
 
 
 def _shrink(pixels: np.ndarray) -> np.ndarray:

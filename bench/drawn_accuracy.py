@@ -178,7 +178,7 @@ def markdown(rows: list[Row], drawn, preprocess_ms: float, throughput: float) ->
         "",
         f"Preprocessing: {preprocess_ms:.2f} ms per 280x280 canvas. Augmentation: "
         f"{throughput:,.0f} images/s on one core with {AUGMENTATION}.",
-        f"Both CNNs: {CNN}; `best` differs only by its augmented batches.",
+        f"CNN: {CNN}. `best`: {BEST}, on augmented batches.",
         "",
     ]
     return "\n".join(lines)

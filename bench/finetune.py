@@ -127,15 +127,21 @@ def table(rows: list[list]) -> str:
 
 
 def verdict(rows: list[list]) -> str:
+    """Each fine-tuned model against its base and issue 5's levels for `best` (which are for
+    the preset as trained: a fine-tuned model is another model, shown for what labelling buys)."""
     lines = []
     for row in rows[1:]:
-        drawn_ok, mnist_ok = row[2] >= TARGETS["drawn"], row[4] >= TARGETS["mnist"]
+        drawn_level = "reached" if row[2] >= TARGETS["drawn"] else "not reached"
+        mnist_level = "reached" if row[4] >= TARGETS["mnist"] else "not reached"
         lines.append(
             f"{row[0]}: drawn digits {rows[0][2]:.2%} → {row[2]:.2%} "
-            f"(target ≥ {TARGETS['drawn']:.0%}: {'met' if drawn_ok else 'NOT met'}), "
-            f"MNIST test {rows[0][4]:.2%} → {row[4]:.2%} "
-            f"(target ≥ {TARGETS['mnist']:.1%}: {'met' if mnist_ok else 'NOT met'})."
+            f"({TARGETS['drawn']:.0%} {drawn_level}), MNIST test {rows[0][4]:.2%} → "
+            f"{row[4]:.2%} ({TARGETS['mnist']:.1%} {mnist_level})."
         )
+    lines.append(
+        "Issue 5's targets are for the `best` preset as trained (the base row); the "
+        "fine-tuned models are shown for what labelling drawings buys."
+    )
     return "  \n".join(lines)
 
 

@@ -72,8 +72,10 @@ class TrainConfig:
 PRESETS = {
     "reference": TrainConfig(),
     # The CNN with augmentation at keras-io's batch 128: the model for drawn digits
-    # (bench/results/drawn_accuracy.md). 20 epochs, not keras-io's 15: on 2,000 drawings made
+    # (bench/results/drawn_accuracy.md). 25 epochs, not keras-io's 15: on 2,000 drawings made
     # like the drawn-digit set from MNIST *training* digits (a validation set, not the test
-    # set) it read 97.0% against 96.0%; the augmented batches keep it from overfitting.
-    "best": TrainConfig(architecture="cnn", epochs=20, batch_size=128, augment=True),
+    # set; bench/drawn_validation.py), 15, 20 and 25 epochs read 96.0%, 97.0% and 97.3%, and
+    # the MNIST validation images 99.08%, 99.17% and 99.26%: on ever-new distorted batches,
+    # longer does not overfit.
+    "best": TrainConfig(architecture="cnn", epochs=25, batch_size=128, augment=True),
 }

@@ -54,6 +54,6 @@ def test_presets_are_valid_and_best_is_the_augmented_cnn():
 
     assert PRESETS["reference"] == TrainConfig()
     best = PRESETS["best"]
-    assert (best.architecture, best.augment, best.epochs, best.batch_size) == ("cnn", True, 20, 128)
+    assert (best.architecture, best.augment, best.epochs, best.batch_size) == ("cnn", True, 25, 128)
     with pytest.raises(ConfigError, match="augment must be true or false"):
         TrainConfig(augment="yes")

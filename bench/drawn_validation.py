@@ -1,0 +1,74 @@
+"""Validation drawings: how the `best` preset's settings were chosen without the drawn test set.
+
+Builds 2,000 drawings the way the drawn-digit set is made (mnist_core/drawn.py), but from MNIST
+*training* digits and with another seed, and scores saved models on them and on the 10,000
+MNIST validation images (the last of the training set, which `train` holds out). Settings are
+compared here; the drawn-digit set (bench/drawn_accuracy.py) only reports the chosen one.
+
+    python bench/drawn_validation.py MODEL [MODEL ...]
+
+Prints a markdown table and writes it to bench/results/drawn_validation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+
+from harness.report import Report, markdown_table
+
+from mnist_core import drawn as drawn_digits
+from mnist_core.classify import Classifier
+from mnist_core.data import prepare_mnist, split_validation
+from mnist_core.store import find_model
+
+VALIDATION_SEED = 778  # the drawn test set uses drawn.DEFAULT_SEED
+PER_DIGIT = 200
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="saved models' names")
+    args = parser.parse_args(argv)
+    report = Report(
+        "drawn_validation",
+        "Validation drawings: choosing settings without the test set",
+        f"{PER_DIGIT * 10:,} drawings built like the drawn-digit set from MNIST training "
+        f"digits (seed {VALIDATION_SEED}), and the 10,000 MNIST validation images.",
+    )
+    mnist = prepare_mnist()
+    drawings = drawn_digits.build_drawn_set(VALIDATION_SEED, PER_DIGIT, mnist_test=mnist.train)
+    _, (x_val, y_val) = split_validation(*mnist.train, 10_000)
+    flagged = drawings.sources == "mnist+flag"
+    rows = []
+    for name in args.models:
+        saved = find_model(name)
+        classifier = Classifier.load(saved.path)
+        right = classifier.probabilities(drawings.digits).argmax(axis=1) == drawings.labels
+        mnist_right = classifier.probabilities(x_val / 255).argmax(axis=1) == y_val
+        config = saved.record.get("config", {})
+        settings = f"{config.get('architecture', '?')}, {config.get('epochs', '?')} epochs"
+        if config.get("augment"):
+            settings += ", augmented"
+        rows.append(
+            [
+                name,
+                settings,
+                f"**{right.mean():.2%}**",
+                f"{right[flagged].mean():.1%}",
+                f"{np.mean(mnist_right):.2%}",
+            ]
+        )
+    headers = ["model", "settings", "validation drawings", "flagged 1s", "MNIST validation"]
+    report.add(markdown_table(headers, rows))
+    report.publish()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -249,7 +250,7 @@ class FeedbackStore:
     def _prepare(self) -> None:
         """Create the tables in a new file; refuse a database made by something else."""
         with self._connection() as connection:
-            connection.execute("PRAGMA journal_mode = WAL")  # stays set in the file
+            _use_wal(connection)
             connection.execute("BEGIN IMMEDIATE")  # two processes creating it: one waits
             try:
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -297,6 +298,20 @@ class FeedbackStore:
                 connection.rollback()
                 raise
             connection.commit()
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, once: it stays set in the file. The switch needs the file to
+    itself, and while other connections open a new file SQLite answers "locked" at once
+    instead of waiting, so it is retried until BUSY_TIMEOUT_S."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def evaluate_feedback(classifier, store: FeedbackStore, after_id: int = 0) -> Evaluation | None:

@@ -313,8 +313,9 @@ def test_refuses_a_npy_array(store, tmp_path):
         store.import_npz(tmp_path / "images.npy")
 
 
-def test_concurrent_writers_all_land(tmp_path):
-    path = tmp_path / "shared.sqlite"
+@pytest.mark.parametrize("new_file", range(8))  # the first opens of a new file race the most
+def test_concurrent_writers_all_land(tmp_path, new_file):
+    path = tmp_path / f"shared-{new_file}.sqlite"
     threads, adds = 10, 20
     failures = []
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from app_pages.common import set_active_model
 from mnist_core.config import TrainConfig
-from mnist_core.finetune import FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE, fine_tune_config
+from mnist_core.finetune import fine_tune_config
 from mnist_core.jobs import JobRunner, JobSnapshot, TrainingJob
 from mnist_core.store import SavedModel
 
@@ -35,8 +35,7 @@ def start_training(config: TrainConfig, **job_options) -> tuple[TrainingJob, boo
 def start_fine_tuning(base: SavedModel) -> tuple[TrainingJob, bool]:
     """Fine-tune `base` on MNIST and the user's drawings, as `start_training` does; a
     ModelFileError if its record lacks the settings to go on from."""
-    config = fine_tune_config(base, FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE)
-    return start_training(config, fine_tune=base.name)
+    return start_training(fine_tune_config(base), fine_tune=base.name)
 
 
 def start_reference_training() -> tuple[TrainingJob, bool]:

@@ -16,11 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
 from harness.report import Report, markdown_table
+from harness.scoring import drawn_scores
 
 from mnist_core import drawn as drawn_digits
 from mnist_core.classify import Classifier
@@ -44,13 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     mnist = prepare_mnist()
     drawings = drawn_digits.build_drawn_set(VALIDATION_SEED, PER_DIGIT, mnist_test=mnist.train)
     _, (x_val, y_val) = split_validation(*mnist.train, 10_000)
-    flagged = drawings.sources == "mnist+flag"
     rows = []
     for name in args.models:
         saved = find_model(name)
         classifier = Classifier.load(saved.path)
-        right = classifier.probabilities(drawings.digits).argmax(axis=1) == drawings.labels
-        mnist_right = classifier.probabilities(x_val / 255).argmax(axis=1) == y_val
+        scores = drawn_scores(classifier, drawings, x_val, y_val)
         config = saved.record.get("config", {})
         settings = f"{config.get('architecture', '?')}, {config.get('epochs', '?')} epochs"
         if config.get("augment"):
@@ -59,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             [
                 name,
                 settings,
-                f"**{right.mean():.2%}**",
-                f"{right[flagged].mean():.1%}",
-                f"{np.mean(mnist_right):.2%}",
+                f"**{scores.drawn:.2%}**",
+                f"{scores.flagged_ones:.1%}",
+                f"{scores.mnist:.2%}",
             ]
         )
     headers = ["model", "settings", "validation drawings", "flagged 1s", "MNIST validation"]

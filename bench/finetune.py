@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
 from harness.report import Report, markdown_table
+from harness.scoring import drawn_scores
 
 from mnist_core import drawn as drawn_digits
 from mnist_core.classify import Classifier
@@ -111,13 +112,8 @@ def fine_tune(base: SavedModel, images, labels, mnist: Mnist, folder: Path) -> S
 
 
 def scores(label, classifier, drawn, mnist, tuned, drawings) -> list:
-    predicted = classifier.probabilities(drawn.digits).argmax(axis=1)
-    right = predicted == drawn.labels
-    flagged = drawn.sources == "mnist+flag"
-    x_test, y_test = mnist.test
-    mnist_accuracy = np.mean(classifier.probabilities(x_test / 255).argmax(axis=1) == y_test)
     fit = f"{tuned.record['fit_seconds']:.0f}" if tuned else ""
-    return [label, drawings or "", right.mean(), right[flagged].mean(), mnist_accuracy, fit]
+    return [label, drawings or "", *drawn_scores(classifier, drawn, *mnist.test), fit]
 
 
 def table(rows: list[list]) -> str:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from mnist_core.config import ARCHITECTURES, BOUNDS, PRESETS, ConfigError, TrainConfig
+from mnist_core.finetune import FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE
 
 DEFAULT_CHARTS_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "charts"
 
@@ -107,10 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     finetune.set_defaults(command=_finetune)
     finetune.add_argument("model", help="a saved model's name or a .h5 path with its .json")
-    finetune.add_argument("--epochs", type=int, help="1..200 (default 3)")
-    finetune.add_argument(
-        "--learning-rate", dest="learning_rate", type=float, help="1e-06..1.0 (default 0.0001)"
-    )
+    for option, field, kind, default in (
+        ("--epochs", "epochs", int, FINE_TUNE_EPOCHS),
+        ("--learning-rate", "learning_rate", float, FINE_TUNE_LEARNING_RATE),
+    ):
+        low, high = BOUNDS[field]
+        help_text = f"{low}..{high} (default {default})"
+        finetune.add_argument(option, dest=field, type=kind, default=default, help=help_text)
     finetune.add_argument("--data", help="MNIST as a Keras .npz or a folder of IDX files")
     finetune.add_argument("--json", action="store_true", help="end with one JSON line of results")
 
@@ -164,13 +168,11 @@ def _train(args) -> int:
 
 
 def _finetune(args) -> int:
-    from mnist_core import finetune
     from mnist_core.feedback import FeedbackStore
+    from mnist_core.finetune import fine_tune_config
 
     base = _resolve_model(args.model)
-    epochs = args.epochs or finetune.FINE_TUNE_EPOCHS
-    learning_rate = args.learning_rate or finetune.FINE_TUNE_LEARNING_RATE
-    finetune.fine_tune_config(base, epochs, learning_rate)  # bad options fail at once
+    config = fine_tune_config(base, args.epochs, args.learning_rate)  # bad options fail at once
     feedback = FeedbackStore.open()
     from mnist_core.data import prepare_mnist
     from mnist_core.workflow import fine_tune_evaluate_save
@@ -181,8 +183,7 @@ def _finetune(args) -> int:
         base,
         feedback,
         mnist,
-        epochs=epochs,
-        learning_rate=learning_rate,
+        config,
         models_dir=base.path.parent,
         on_progress=_ProgressPrinter(),
     )

@@ -25,7 +25,11 @@ FINE_TUNE_LEARNING_RATE = 1e-4
 MIN_DRAWINGS = 10
 
 
-def fine_tune_config(base: SavedModel, epochs: int, learning_rate: float) -> TrainConfig:
+def fine_tune_config(
+    base: SavedModel,
+    epochs: int = FINE_TUNE_EPOCHS,
+    learning_rate: float = FINE_TUNE_LEARNING_RATE,
+) -> TrainConfig:
     """The base model's own settings, for `epochs` more at `learning_rate`."""
     try:
         config = TrainConfig.from_dict(base.record["config"])

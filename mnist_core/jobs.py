@@ -313,12 +313,7 @@ def _train_and_report(reports: Connection, work: dict, should_stop: Callable[[],
         if work["fine_tune"]:
             base = find_model(work["fine_tune"], work["models_dir"])
             result, saved = workflow.fine_tune_evaluate_save(
-                base,
-                FeedbackStore.open(),
-                mnist,
-                epochs=config.epochs,
-                learning_rate=config.learning_rate,
-                **options,
+                base, FeedbackStore.open(), mnist, config, **options
             )
         else:
             result, saved = workflow.train_evaluate_save(config, mnist, **options)

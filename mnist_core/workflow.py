@@ -13,14 +13,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.evaluate import evaluate
 from mnist_core.feedback import FeedbackError, FeedbackStore
-from mnist_core.finetune import (
-    DRAWING_SHARE,
-    FINE_TUNE_EPOCHS,
-    FINE_TUNE_LEARNING_RATE,
-    MIN_DRAWINGS,
-    fine_tune_config,
-    mix_in,
-)
+from mnist_core.finetune import DRAWING_SHARE, MIN_DRAWINGS, fine_tune_config, mix_in
 from mnist_core.store import (
     SavedModel,
     check_name,
@@ -49,9 +42,8 @@ def fine_tune_evaluate_save(
     base: SavedModel,
     feedback: FeedbackStore,
     mnist: Mnist,
+    config: TrainConfig | None = None,
     *,
-    epochs: int = FINE_TUNE_EPOCHS,
-    learning_rate: float = FINE_TUNE_LEARNING_RATE,
     drawing_share: float = DRAWING_SHARE,
     name: str | None = None,
     models_dir=None,
@@ -60,11 +52,12 @@ def fine_tune_evaluate_save(
 ) -> tuple[TrainResult, SavedModel]:
     """Go on training `base` on MNIST with the user's labelled drawings mixed in, score it on
     the test images and save it as a new model (`<base>-tuned`); `base` stays as it was.
+    `config` comes from `finetune.fine_tune_config(base, ...)`; by default, its defaults.
 
     The record names the base and the last drawing used, so "your drawings" can later score
     the model on newer drawings only: the ones it learnt from are no test of it.
     """
-    config = fine_tune_config(base, epochs, learning_rate)
+    config = config or fine_tune_config(base)
     name = check_name(name or f"{base.name[:58]}-tuned")  # refused before, not after, training
     last_id = feedback.last_id()
     images, labels = feedback.arrays(up_to_id=last_id)

@@ -94,6 +94,8 @@ def test_evaluate_scores_drawn_digits_and_your_drawings(trained, small_npz, smal
 def test_finetune_needs_drawings_then_saves_a_tuned_copy(trained, small_npz, small_mnist, tmp_path):
     out, _ = trained
     env = {**os.environ, "MNIST_FEEDBACK_DB": str(tmp_path / "feedback.sqlite")}
+    zero = run_cli("finetune", out, "--epochs", 0, env=env)  # not taken as "the default"
+    assert zero.returncode == 2 and "epochs must be between 1 and 200" in zero.stderr
     refused = run_cli("finetune", out, "--data", small_npz, env=env)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "needs at least 10 labelled drawings; there are 0" in refused.stderr

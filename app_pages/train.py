@@ -11,7 +11,14 @@ import streamlit as st
 from app_pages.common import active_model, model_results, model_summary, show_figure
 from app_pages.training_ui import activate_if_followed, follow, job_runner, start_training
 from mnist_core import jobs
-from mnist_core.config import ARCHITECTURES, BOUNDS, PRESETS, ConfigError, TrainConfig
+from mnist_core.config import (
+    ARCHITECTURES,
+    BOUNDS,
+    HIDDEN_LAYER_ARCHITECTURES,
+    PRESETS,
+    ConfigError,
+    TrainConfig,
+)
 from mnist_core.jobs import JobSnapshot, TrainingJob
 from mnist_core.store import list_models
 
@@ -24,7 +31,11 @@ LIVE_METRICS = {
     "val_accuracy": "Validation accuracy",
 }
 REFERENCE = TrainConfig()
-ARCHITECTURE_NAMES = {"mlp": "MLP (the reference model)", "cnn": "CNN (Keras' MNIST convnet)"}
+ARCHITECTURE_NAMES = {
+    "mlp": "MLP (the reference model)",
+    "cnn": "CNN (Keras' MNIST convnet)",
+    "cnn-dense": "CNN with a dense layer (the best for drawing)",
+}
 PRESET_NAMES = {"reference": "Reference MLP", "best": "Best for drawing"}
 PRESET_HELP = (
     "**Reference MLP**: the reference model (about 98% on MNIST, under a minute). "
@@ -35,8 +46,18 @@ PRESET_HELP = (
 NUMBER_FIELDS = {
     "epochs": ("Epochs", 1, None, "Passes over the training images."),
     "batch_size": ("Batch size", 16, None, "Images per weight update."),
-    "hidden_units": ("Hidden units", 16, None, "Width of each hidden layer (MLP only)."),
-    "dropout": ("Dropout", 0.05, "%.2f", "Share of units dropped while training (MLP only)."),
+    "hidden_units": (
+        "Hidden units",
+        16,
+        None,
+        "Width of each hidden layer (MLP, and the CNN with a dense layer).",
+    ),
+    "dropout": (
+        "Dropout",
+        0.05,
+        "%.2f",
+        "Share of hidden units dropped while training (MLP, and the CNN with a dense layer).",
+    ),
     "learning_rate": ("Learning rate", 0.0001, "%g", "Adam's step size."),
     "validation_size": (
         "Validation images",
@@ -295,7 +316,7 @@ def finished_training(snapshot: JobSnapshot) -> None:
 def describe_config(config: TrainConfig) -> str:
     """One line naming every setting of a run, e.g. "MLP · 10 epochs · batch 32 · …"."""
     parts = [config.architecture.upper(), f"{config.epochs} epochs", f"batch {config.batch_size}"]
-    if config.architecture == "mlp":
+    if config.architecture in HIDDEN_LAYER_ARCHITECTURES:
         parts += [f"{config.hidden_units} hidden units", f"dropout {config.dropout:g}"]
     parts += [
         f"learning rate {config.learning_rate:g}",

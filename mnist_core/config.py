@@ -9,7 +9,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-ARCHITECTURES = ("mlp", "cnn")
+ARCHITECTURES = ("mlp", "cnn", "cnn-dense")
+# The architectures whose `hidden_units` and `dropout` shape a hidden layer; keras-io's CNN
+# has none and fixes its own dropout.
+HIDDEN_LAYER_ARCHITECTURES = frozenset({"mlp", "cnn-dense"})
 
 # (low, high) inclusive bounds for the numeric fields; the UI and CLI show these.
 BOUNDS = {

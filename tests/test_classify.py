@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from mnist_core.classify import Classifier
-from mnist_core.config import TrainConfig
+from mnist_core.config import ARCHITECTURES, TrainConfig
 from mnist_core.model import build_model
 from mnist_core.store import ModelFileError
 
 
-@pytest.mark.parametrize("architecture", ["mlp", "cnn"])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_agrees_with_model_predict(architecture):
     model = build_model(TrainConfig(architecture=architecture, seed=1))
     images = np.random.default_rng(0).random((16, 28, 28), dtype=np.float32)

@@ -28,7 +28,7 @@ def test_is_frozen():
         ("learning_rate", 0.0, "learning_rate must be between"),
         ("epochs", "ten", "must be a number"),
         ("seed", True, "must be a number"),
-        ("architecture", "resnet", "architecture must be one of mlp, cnn"),
+        ("architecture", "resnet", "architecture must be one of mlp, cnn, cnn-dense"),
     ],
 )
 def test_refuses_nonsense_with_a_clear_message(field, value, message):

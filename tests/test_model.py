@@ -45,6 +45,20 @@ def test_cnn_is_the_keras_simple_convnet():
     assert model.output_shape == (None, 10)
 
 
+def test_cnn_dense_reads_the_convnet_features_with_a_hidden_layer():
+    model = build_model(TrainConfig(architecture="cnn-dense", hidden_units=64, dropout=0.4))
+    convnet = build_model(TrainConfig(architecture="cnn"))
+    assert [type(layer).__name__ for layer in model.layers[1:7]] == [
+        type(layer).__name__ for layer in convnet.layers[1:7]
+    ]  # the same convolutions, up to Flatten
+    assert [_describe(layer) for layer in model.layers[7:]] == [
+        ("Dense", 64, "relu"),
+        ("Dropout", 0.4, None),
+        ("Dense", 10, "softmax"),
+    ]
+    assert model.count_params() == 18_816 + (1600 * 64 + 64) + (64 * 10 + 10)
+
+
 def test_hyperparameters_reach_the_layers():
     model = build_model(TrainConfig(hidden_units=64, dropout=0.5, learning_rate=0.01))
     assert model.layers[2].units == 64

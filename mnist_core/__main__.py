@@ -72,10 +72,17 @@ def _parser() -> argparse.ArgumentParser:
         "--preset",
         choices=sorted(PRESETS),
         default="reference",
-        help="starting settings: the reference MLP, or `best` (the CNN with augmentation); "
-        "the options below change them",
+        help="starting settings: the reference MLP, or `best` (the CNN with a dense layer, "
+        "trained with augmentation); the options below change them",
     )
-    train.add_argument("--arch", dest="architecture", choices=ARCHITECTURES)
+    train.add_argument(
+        "--arch",
+        dest="architecture",
+        choices=ARCHITECTURES,
+        help="mlp (the reference), cnn (keras-io's MNIST convnet) or cnn-dense (that convnet "
+        "with a dense hidden layer); --hidden-units and --dropout shape mlp's and cnn-dense's "
+        "hidden layers",
+    )
     for option, field, kind in _NUMERIC_OPTIONS:
         low, high = BOUNDS[field]
         train.add_argument(

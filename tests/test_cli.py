@@ -190,7 +190,7 @@ def test_help_does_not_import_tensorflow():
     assert process.returncode == 0, process.stderr
 
 
-def test_preset_best_trains_the_augmented_cnn_and_options_override_it(small_npz, tmp_path):
+def test_preset_best_trains_the_augmented_cnn_dense_and_options_override_it(small_npz, tmp_path):
     out = tmp_path / "best.h5"
     process = run_cli(
         "train", "--preset", "best", "--epochs", 1, "--validation-size", 500,
@@ -198,5 +198,9 @@ def test_preset_best_trains_the_augmented_cnn_and_options_override_it(small_npz,
     )  # fmt: skip
     assert process.returncode == 0, process.stderr
     config = json.loads(out.with_suffix(".json").read_text())["config"]
-    assert (config["architecture"], config["augment"], config["batch_size"]) == ("cnn", True, 128)
+    assert (config["architecture"], config["augment"], config["batch_size"]) == (
+        "cnn-dense",
+        True,
+        128,
+    )
     assert config["epochs"] == 1

@@ -49,11 +49,17 @@ def test_round_trips_through_a_dict_ignoring_unknown_keys():
     assert TrainConfig.from_dict({**config.to_dict(), "from_the_future": 1}) == config
 
 
-def test_presets_are_valid_and_best_is_the_augmented_cnn():
+def test_presets_are_valid_and_best_is_the_augmented_cnn_with_a_dense_layer():
     from mnist_core.config import PRESETS
 
     assert PRESETS["reference"] == TrainConfig()
     best = PRESETS["best"]
-    assert (best.architecture, best.augment, best.epochs, best.batch_size) == ("cnn", True, 25, 128)
+    assert (best.architecture, best.augment, best.epochs, best.batch_size, best.dropout) == (
+        "cnn-dense",
+        True,
+        25,
+        128,
+        0.5,
+    )
     with pytest.raises(ConfigError, match="augment must be true or false"):
         TrainConfig(augment="yes")

@@ -97,7 +97,7 @@ def test_the_form_keeps_every_setting_within_its_bounds(models_dir):
     assert _settings(page) == TrainConfig().to_dict()
 
 
-def test_the_best_preset_fills_the_form_with_the_augmented_cnn(models_dir):
+def test_the_best_preset_fills_the_form_with_its_settings(models_dir):
     page = _page()
     page.radio(key="train_preset").set_value("best").run()
     assert _settings(page) == PRESETS["best"].to_dict()

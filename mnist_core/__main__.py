@@ -181,7 +181,7 @@ def _finetune(args) -> int:
     base = _resolve_model(args.model)
     config = fine_tune_config(base, args.epochs, args.learning_rate)  # bad options fail at once
     feedback = FeedbackStore.open()
-    from mnist_core.data import prepare_mnist
+    from mnist_core.data import prepare_mnist  # after the checks, as in `_train`
     from mnist_core.workflow import fine_tune_evaluate_save
 
     mnist = prepare_mnist(args.data, on_progress=_say)

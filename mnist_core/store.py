@@ -23,7 +23,8 @@ import numpy as np
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 SIDECAR_FORMAT = 1
 _TEMP_PREFIX = ".tmp-"
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_NAME_LENGTH = 64
+_NAME_PATTERN = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_NAME_LENGTH - 1}}}$")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # Exactly what mnist_core.model builds and mnist_core.classify can run.
 SAFE_LAYERS = frozenset(
@@ -76,10 +77,15 @@ def check_name(name: str) -> str:
     """A model name safe to use as a file name inside the models folder, or ModelFileError."""
     if not _NAME_PATTERN.match(name) or name.endswith((".h5", ".json")):
         raise ModelFileError(
-            f"{name!r} is not a valid model name: use up to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            f"{name!r} is not a valid model name: use up to {MAX_NAME_LENGTH} letters, digits, "
+            "'.', '_' or '-', starting with a letter or digit"
         )
     return name
+
+
+def with_suffix(name: str, suffix: str) -> str:
+    """`name` + `suffix`, `name` shortened as needed to keep within MAX_NAME_LENGTH."""
+    return f"{name[: MAX_NAME_LENGTH - len(suffix)]}{suffix}"
 
 
 def default_name(architecture: str) -> str:
@@ -124,7 +130,7 @@ def save_model(
 
 def _claim_name(temp_h5: Path, name: str, rename_if_taken: bool) -> Path:
     """Link the written `temp_h5` as `<name>.h5` (or the first free `<name>-N.h5`)."""
-    candidates = (f"{name}-{n}" if n > 1 else name for n in itertools.count(1))
+    candidates = (with_suffix(name, f"-{n}") if n > 1 else name for n in itertools.count(1))
     for candidate in candidates if rename_if_taken else [name]:
         if is_taken(check_name(candidate), temp_h5.parent):
             continue

@@ -20,6 +20,7 @@ from mnist_core.store import (
     default_name,
     load_model,
     save_model,
+    with_suffix,
 )
 from mnist_core.train import Progress, TrainResult, train
 
@@ -58,7 +59,7 @@ def fine_tune_evaluate_save(
     the model on newer drawings only: the ones it learnt from are no test of it.
     """
     config = config or fine_tune_config(base)
-    name = check_name(name or f"{base.name[:58]}-tuned")  # refused before, not after, training
+    name = check_name(name or with_suffix(base.name, "-tuned"))  # refused before training
     last_id = feedback.last_id()
     images, labels = feedback.arrays(up_to_id=last_id)
     if len(labels) < MIN_DRAWINGS:

@@ -70,6 +70,14 @@ def test_a_taken_name_gets_a_suffix_when_asked(models_dir):
     assert [m.name for m in store.list_models()] == ["run-3", "run"]
 
 
+def test_a_taken_name_of_the_longest_length_is_shortened_to_fit_its_suffix(models_dir):
+    longest = "m" * store.MAX_NAME_LENGTH
+    _save(longest, None)
+    saved = store.save_model(build_model(TrainConfig()), {}, longest, None, rename_if_taken=True)
+    assert saved.name == "m" * (store.MAX_NAME_LENGTH - 2) + "-2"
+    assert sorted(m.name for m in store.list_models()) == [saved.name, longest]
+
+
 def test_saves_at_once_under_one_name_never_overwrite(models_dir):
     """Threads saving different models as "shared" at the same moment: one wins, every other
     is refused, and the file on disk is the winner's, whole."""

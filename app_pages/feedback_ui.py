@@ -21,6 +21,7 @@ from app_pages.training_ui import start_fine_tuning
 from mnist_core.answer import Answer
 from mnist_core.feedback import Drawing, FeedbackError, FeedbackStore, feedback_path
 from mnist_core.finetune import FINE_TUNE_EPOCHS, MIN_DRAWINGS
+from mnist_core.pixels import to_pixels
 from mnist_core.store import ModelFileError, SavedModel
 
 GALLERY_SHOWN = 48  # the newest drawings shown; all of them are scored and exported
@@ -69,7 +70,7 @@ def _keep(
     try:
         store = FeedbackStore.open()
         drawing_id = store.add(
-            answer.image, picture, label, verdict.digit, verdict.probability, model_name
+            to_pixels(answer.image), picture, label, verdict.digit, verdict.probability, model_name
         )
     except FeedbackError as error:
         st.error(f"The drawing could not be kept: {error}.")
@@ -122,7 +123,7 @@ def _shown_note(count: int) -> str:
 
 
 def _thumbnail(drawing: Drawing) -> None:
-    pixels = np.rint(drawing.image * 255).astype(np.uint8)
+    pixels = drawing.image
     mark = "✓" if drawing.correct else "✗"
     st.image(
         pixels.repeat(_THUMBNAIL_SCALE, axis=0).repeat(_THUMBNAIL_SCALE, axis=1),

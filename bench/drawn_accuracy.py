@@ -29,6 +29,7 @@ from mnist_core.augment import Augmentation, augment_batch
 from mnist_core.classify import Classifier
 from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.data import Mnist, prepare_mnist
+from mnist_core.pixels import to_unit
 from mnist_core.store import ModelFileError, SavedModel, delete_model, find_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "drawn_accuracy.md"
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, config in models.items():
         train_it = functools.partial(train_model, config, mnist, name, args.models_dir)
         classifier, fit_seconds = reuse_or_train(name, train_it, args)
-        mnist_accuracy = accuracy(classifier, mnist.test[0] / np.float32(255), mnist.test[1])
+        mnist_accuracy = accuracy(classifier, *mnist.test)
         row = Row(
             name, "our preprocessing", mnist_accuracy, predict(classifier, digits), fit_seconds
         )
@@ -134,7 +135,9 @@ def train_model(config: TrainConfig, mnist: Mnist, name: str, models_dir) -> Sav
 
 def predict(classifier: Classifier, images: np.ndarray) -> np.ndarray:
     chunks = [images[start : start + 500] for start in range(0, len(images), 500)]
-    return np.concatenate([classifier.probabilities(chunk).argmax(axis=1) for chunk in chunks])
+    return np.concatenate(
+        [classifier.probabilities(to_unit(chunk)).argmax(axis=1) for chunk in chunks]
+    )
 
 
 def accuracy(classifier: Classifier, images: np.ndarray, labels: np.ndarray) -> float:
@@ -144,7 +147,7 @@ def accuracy(classifier: Classifier, images: np.ndarray, labels: np.ndarray) -> 
 def naive_resize(canvases: np.ndarray) -> np.ndarray:
     """What an app without preprocessing feeds its model: the canvas shrunk to 28x28."""
     shrunk = [np.asarray(Image.fromarray(canvas).resize((28, 28))) for canvas in canvases]
-    return np.stack(shrunk).astype(np.float32) / 255
+    return np.stack(shrunk)
 
 
 def augmentation_throughput(images: np.ndarray, batch_size: int = 128) -> float:

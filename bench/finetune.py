@@ -35,6 +35,7 @@ from mnist_core.config import PRESETS
 from mnist_core.data import Mnist, prepare_mnist
 from mnist_core.feedback import FeedbackStore
 from mnist_core.finetune import DRAWING_SHARE, FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE
+from mnist_core.pixels import to_unit
 from mnist_core.store import ModelFileError, SavedModel, find_model
 
 USER_SEED = 2026  # the drawn set uses drawn.DEFAULT_SEED; the users draw with another
@@ -97,7 +98,7 @@ def user_drawings(per_digit: int, mnist: Mnist) -> tuple[np.ndarray, np.ndarray]
 
 def misread(drawings: tuple[np.ndarray, np.ndarray], classifier: Classifier):
     images, labels = drawings
-    wrong = classifier.probabilities(images).argmax(axis=1) != labels
+    wrong = classifier.probabilities(to_unit(images)).argmax(axis=1) != labels
     return images[wrong], labels[wrong]
 
 

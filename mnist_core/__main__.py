@@ -218,7 +218,7 @@ def _evaluate(args) -> int:
     path, history = saved.path, saved.record.get("history")
     classifier = Classifier.load(path)
     x_test, y_test = prepare_mnist(args.data, on_progress=_say).test
-    evaluation = score_classifier(classifier, x_test / 255.0, y_test)
+    evaluation = score_classifier(classifier, x_test, y_test)
     print(
         f"{path.stem}: MNIST test accuracy {evaluation.accuracy:.4f}  "
         f"loss {evaluation.loss:.4f}  ({evaluation.count} images)"

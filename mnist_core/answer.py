@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from mnist_core.pixels import to_pixels
 from mnist_core.preprocess import to_mnist
 
 SURE_PROBABILITY = 0.6
@@ -72,8 +73,7 @@ class Answer:
 
     def preview(self, scale: int = PREVIEW_SCALE) -> np.ndarray:
         """The 28x28 image enlarged by whole pixels (uint8), so it stays sharp on screen."""
-        pixels = np.round(self.image * 255).astype(np.uint8)
-        return pixels.repeat(scale, axis=0).repeat(scale, axis=1)
+        return to_pixels(self.image).repeat(scale, axis=0).repeat(scale, axis=1)
 
 
 def read_digit(picture, classifier: DigitClassifier) -> Answer:

@@ -22,6 +22,8 @@ import keras
 import numpy as np
 from scipy import ndimage
 
+from mnist_core.pixels import to_unit
+
 
 class AugmentationError(ValueError):
     """An augmentation setting or a batch to augment is not usable; the message says why."""
@@ -299,7 +301,7 @@ class AugmentedBatches(keras.utils.PyDataset):
         chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng((self.seed, self.epoch, index))
         images = augment_batch(self.x[chosen], rng, self.augmentation, self.y[chosen])
-        return np.divide(images, 255, dtype=np.float32), self.y[chosen]
+        return to_unit(images), self.y[chosen]
 
     def on_epoch_end(self) -> None:
         self.epoch += 1

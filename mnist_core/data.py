@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_core.files import chosen_path, write_atomically
+
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "data"
 CACHE_FILE_NAME = "mnist.npz"
 DATA_ENV_VAR = "MNIST_DATA"
@@ -135,8 +137,7 @@ def read_mnist_file(path: str | os.PathLike) -> Mnist:
 
 def cache_file(cache_dir: str | os.PathLike | None = None) -> Path:
     """Where the cache lives: ``cache_dir``, else ``$MNIST_CACHE_DIR``, else ``data/``."""
-    folder = cache_dir or os.environ.get(CACHE_DIR_ENV_VAR) or DEFAULT_CACHE_DIR
-    return Path(folder).expanduser() / CACHE_FILE_NAME
+    return chosen_path(cache_dir, CACHE_DIR_ENV_VAR, DEFAULT_CACHE_DIR) / CACHE_FILE_NAME
 
 
 def read_cache(cache: Path) -> Mnist:
@@ -148,30 +149,20 @@ def read_cache(cache: Path) -> Mnist:
 
 
 def save_cache(mnist: Mnist, cache: Path) -> None:
-    """Write ``cache`` atomically (temp file in the same folder, then os.replace): readers
-    see the old file or the whole new one, never half of one."""
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temp_name = tempfile.mkstemp(
-            dir=cache.parent, prefix=f".{cache.name}.", suffix=".tmp"
-        )
-    except OSError as error:
-        raise DataError(f"cannot write the cache {cache}: {error}") from error
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            (x_train, y_train), (x_test, y_test) = mnist.train, mnist.test
+    """Write ``cache`` atomically: readers see the old file or the whole new one."""
+    (x_train, y_train), (x_test, y_test) = mnist.train, mnist.test
+
+    def write(temp: Path) -> None:
+        with temp.open("wb") as file:
             np.savez_compressed(
                 file, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test
             )
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes it private; the cache is an ordinary file
-        os.replace(temp_name, cache)
-    except BaseException as error:
-        os.unlink(temp_name)
-        if isinstance(error, OSError):  # a full disk, say
-            raise DataError(f"cannot write the cache {cache}: {error}") from error
-        raise
+
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(cache, write)
+    except OSError as error:  # a full disk, say
+        raise DataError(f"cannot write the cache {cache}: {error}") from error
 
 
 def download_mnist(report: Progress) -> Mnist:

@@ -40,6 +40,8 @@ from scipy import ndimage
 
 from mnist_core.data import prepare_mnist
 from mnist_core.evaluate import Evaluation, score_classifier
+from mnist_core.files import chosen_path, write_atomically
+from mnist_core.pixels import to_pixels
 from mnist_core.preprocess import to_mnist
 from mnist_core.strokes import CANVAS_SIZE, render_strokes
 
@@ -109,8 +111,9 @@ class DrawnSet:
 
     @functools.cached_property
     def digits(self) -> np.ndarray:
-        """The canvases as the app sees them: (n, 28, 28) float32 from `preprocess.to_mnist`."""
-        return np.stack([to_mnist(canvas) for canvas in self.canvases])
+        """The canvases as the app prepares them (`preprocess.to_mnist`), kept as (n, 28, 28)
+        uint8 pixels."""
+        return to_pixels(np.stack([to_mnist(canvas) for canvas in self.canvases]))
 
 
 def evaluate_drawn(classifier, drawn: DrawnSet) -> Evaluation:
@@ -180,24 +183,24 @@ def installed_fonts() -> tuple[str, ...]:
 def save_drawn_set(drawn: DrawnSet, path: str | os.PathLike = DEFAULT_PATH) -> Path:
     """Write `drawn` as a compressed .npz (no pickles), creating the folder; atomically, so a
     reader never finds half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "wb") as file:
-        np.savez_compressed(
-            file,
-            canvases=drawn.canvases,
-            labels=drawn.labels,
-            sources=drawn.sources,
-            format=FILE_FORMAT,
-        )
-    os.replace(partial, path)
-    return path
+
+    def write(temp: Path) -> None:
+        with temp.open("wb") as file:
+            np.savez_compressed(
+                file,
+                canvases=drawn.canvases,
+                labels=drawn.labels,
+                sources=drawn.sources,
+                format=FILE_FORMAT,
+            )
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_atomically(path, write)
 
 
 def drawn_set_path(path: str | os.PathLike | None = None) -> Path:
     """Where the set is: `path`, else $MNIST_DRAWN_SET, else `data/drawn_digits.npz`."""
-    return Path(path or os.environ.get(PATH_ENV_VAR) or DEFAULT_PATH)
+    return chosen_path(path, PATH_ENV_VAR, DEFAULT_PATH)
 
 
 def load_drawn_set(path: str | os.PathLike | None = None) -> DrawnSet:

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from mnist_core.pixels import to_unit
+
 NUM_CLASSES = 10
 KEPT_MISTAKES = 100  # enough for a gallery; keeps the sidecar small
 _CHUNK = 500  # images per `probabilities` call: bounded memory for the CNN's patches
@@ -73,21 +75,17 @@ class Evaluation:
 
 
 def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1024) -> Evaluation:
-    """Score `model` on uint8 images `x` with labels `y` in one prediction pass."""
-    probabilities = model.predict(
-        np.asarray(x, np.float32) / 255.0, batch_size=batch_size, verbose=0
-    )
+    """Score a Keras `model` on uint8 images `x` with labels `y` in one prediction pass."""
+    probabilities = model.predict(to_unit(x), batch_size=batch_size, verbose=0)
     return score(probabilities, x, y)
 
 
-def score_classifier(classifier, images: np.ndarray, labels: np.ndarray) -> Evaluation:
-    """Score anything with `probabilities` (a `classify.Classifier`) on images in [0, 1]."""
-    images = np.asarray(images, dtype=np.float32)
+def score_classifier(classifier, x: np.ndarray, y: np.ndarray) -> Evaluation:
+    """Score anything with `probabilities` (a `classify.Classifier`) on uint8 images `x`."""
     probabilities = np.concatenate(
-        [classifier.probabilities(images[i : i + _CHUNK]) for i in range(0, len(images), _CHUNK)]
+        [classifier.probabilities(to_unit(x[i : i + _CHUNK])) for i in range(0, len(x), _CHUNK)]
     )
-    pixels = np.rint(images * 255).astype(np.uint8)  # mistakes are kept as uint8 images
-    return score(probabilities, pixels, labels)
+    return score(probabilities, x, y)
 
 
 def score(probabilities: np.ndarray, x: np.ndarray, y: np.ndarray) -> Evaluation:

@@ -19,7 +19,6 @@ import numbers
 import os
 import sqlite3
 import sys
-import tempfile
 import time
 import zipfile
 import zlib
@@ -32,11 +31,13 @@ import numpy as np
 from PIL import Image
 
 from mnist_core.evaluate import Evaluation, score_classifier
+from mnist_core.files import chosen_path, write_atomically
+from mnist_core.pixels import to_pixels
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "feedback.sqlite"
 PATH_ENV_VAR = "MNIST_FEEDBACK_DB"
-SCHEMA_VERSION = 1  # PRAGMA user_version: bump it, and migrate in `_prepare`, to change tables
-NPZ_FORMAT = 1
+SCHEMA_VERSION = 2  # PRAGMA user_version: bump it, and add a step to _MIGRATIONS, to change tables
+NPZ_FORMAT = 2  # 1: images as float32 in [0, 1]; 2: uint8, as at rest everywhere
 NPZ_KEYS = frozenset(
     {
         "format",
@@ -57,11 +58,11 @@ MAX_MODEL_NAME = 200
 BUSY_TIMEOUT_S = 30  # how long a call waits for another connection's write to finish
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
-_IMAGE_BYTES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * 4
-_IMAGE_DTYPE = np.dtype("<f4")  # the stored byte order, whatever the machine's
+_IMAGE_BYTES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+_V1_IMAGE_DTYPE = np.dtype("<f4")  # schema 1 kept float32 pixels in [0, 1]
 _COLUMNS = "id, created, label, predicted, confidence, model_name, image, canvas"
 _NEWEST_FIRST = "ORDER BY created DESC, id DESC"
-_SCHEMA = (  # run in one transaction by `_prepare`
+_CREATE_TABLE = (
     f"""CREATE TABLE drawings (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         created TEXT NOT NULL,  -- UTC, ISO 8601
@@ -69,11 +70,10 @@ _SCHEMA = (  # run in one transaction by `_prepare`
         predicted INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9),
         confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
         model_name TEXT NOT NULL,
-        image BLOB NOT NULL CHECK (length(image) = {_IMAGE_BYTES}),  -- 28x28 float32, '<f4'
+        image BLOB NOT NULL CHECK (length(image) = {_IMAGE_BYTES}),  -- 28x28 uint8 pixels
         canvas BLOB  -- PNG, or NULL when there was no canvas
     )""",
     "CREATE INDEX drawings_newest_first ON drawings (created DESC, id DESC)",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 
 
@@ -91,7 +91,7 @@ class Drawing:
     predicted: int  # what the model said
     confidence: float  # the model's probability for `predicted`
     model_name: str
-    image: np.ndarray  # (28, 28) float32 in [0, 1]: what the model saw
+    image: np.ndarray  # (28, 28) uint8: what the model saw
     canvas_png: bytes | None  # the raw canvas, decoded on demand by `canvas`
 
     @property
@@ -106,7 +106,7 @@ class Drawing:
 
 def feedback_path(path: str | os.PathLike | None = None) -> Path:
     """The database file: the argument, else $MNIST_FEEDBACK_DB, else data/feedback.sqlite."""
-    return Path(path or os.environ.get(PATH_ENV_VAR) or DEFAULT_PATH)
+    return chosen_path(path, PATH_ENV_VAR, DEFAULT_PATH)
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class FeedbackStore:
             return connection.execute("SELECT coalesce(max(id), 0) FROM drawings").fetchone()[0]
 
     def arrays(self, after_id: int = 0, up_to_id: int | None = None) -> tuple[np.ndarray, ...]:
-        """(images (n, 28, 28) float32 in [0, 1], labels (n,) uint8), newest first, of the
+        """(images (n, 28, 28) uint8, labels (n,) uint8), newest first, of the
         drawings with `after_id` < id <= `up_to_id`: all of them by default."""
         up_to_id = sys.maxsize if up_to_id is None else up_to_id
         with self._connection() as connection:
@@ -210,7 +210,7 @@ class FeedbackStore:
         canvases = [d.canvas_png or b"" for d in drawings]  # b"": no canvas
         arrays = {
             "format": np.array(NPZ_FORMAT),
-            "images": np.array([d.image for d in drawings], np.float32).reshape(-1, *IMAGE_SHAPE),
+            "images": np.array([d.image for d in drawings], np.uint8).reshape(-1, *IMAGE_SHAPE),
             "labels": np.array([d.label for d in drawings], dtype=np.uint8),
             "predicted": np.array([d.predicted for d in drawings], dtype=np.uint8),
             "confidence": np.array([d.confidence for d in drawings], dtype=np.float64),
@@ -219,15 +219,13 @@ class FeedbackStore:
             "canvas_png": np.frombuffer(b"".join(canvases), dtype=np.uint8),
             "canvas_offsets": np.cumsum([0, *map(len, canvases)], dtype=np.int64),
         }
-        path = Path(path)
+
+        def write(temp: Path) -> None:
+            with temp.open("wb") as file:
+                np.savez_compressed(file, **arrays)
+
         try:
-            handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    np.savez_compressed(file, **arrays)
-                os.replace(partial, path)
-            finally:
-                Path(partial).unlink(missing_ok=True)
+            write_atomically(path, write)
         except OSError as error:
             raise FeedbackError(f"{path} cannot be written: {error.strerror}") from None
         return len(drawings)
@@ -248,7 +246,9 @@ class FeedbackStore:
         return len(rows)
 
     def _prepare(self) -> None:
-        """Create the tables in a new file; refuse a database made by something else."""
+        """Create the tables in a new file, bring an older one up to date (in one transaction,
+        so an interrupted migration changes nothing); refuse a database made by something
+        else."""
         with self._connection() as connection:
             _use_wal(connection)
             connection.execute("BEGIN IMMEDIATE")  # two processes creating it: one waits
@@ -257,15 +257,20 @@ class FeedbackStore:
                 tables = connection.execute(
                     "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                 ).fetchone()[0]
+                if version == SCHEMA_VERSION:
+                    return
                 if version == 0 and tables == 0:
-                    for statement in _SCHEMA:
-                        connection.execute(statement)
-                    connection.commit()
-                elif version != SCHEMA_VERSION:
+                    _create_tables(connection)
+                elif version in _MIGRATIONS:
+                    for step in range(version, SCHEMA_VERSION):
+                        _MIGRATIONS[step](connection)
+                else:
                     raise FeedbackError(
                         f"{self.path} is a SQLite database but not one of this app's drawings "
                         f"(schema version {version}, this version reads {SCHEMA_VERSION})"
                     )
+                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                connection.commit()
             finally:
                 if connection.in_transaction:
                     connection.rollback()
@@ -298,6 +303,39 @@ class FeedbackStore:
                 connection.rollback()
                 raise
             connection.commit()
+
+
+def _create_tables(connection: sqlite3.Connection) -> None:
+    for statement in _CREATE_TABLE:
+        connection.execute(statement)
+
+
+def _pixels_as_uint8(connection: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: float32 images become uint8 pixels. The table is rebuilt (its CHECK
+    changes), keeping every id and the id counter, so ids still only grow."""
+    rows = connection.execute(f"SELECT {_COLUMNS} FROM drawings").fetchall()
+    counter = connection.execute(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'drawings'"
+    ).fetchone()
+    connection.execute("DROP TABLE drawings")
+    _create_tables(connection)
+    converted = [(*row[:6], _image_bytes(_pixels_of_v1(_v1_image(row[6]))), row[7]) for row in rows]
+    connection.executemany(
+        f"INSERT INTO drawings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", converted
+    )
+    if counter is not None:
+        connection.execute("DELETE FROM sqlite_sequence WHERE name = 'drawings'")
+        connection.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('drawings', ?)", counter
+        )
+
+
+def _v1_image(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=_V1_IMAGE_DTYPE).reshape(IMAGE_SHAPE)
+
+
+# schema version -> the step that brings a database of that version to the next one
+_MIGRATIONS = {1: _pixels_as_uint8}
 
 
 def _use_wal(connection: sqlite3.Connection) -> None:
@@ -347,7 +385,17 @@ def _check_model_name(value) -> str:
 
 
 def _check_image(image) -> np.ndarray:
-    """The 28x28 image as float32, or FeedbackError."""
+    """The 28x28 uint8 image, or FeedbackError."""
+    image = np.asarray(image)
+    if image.shape != IMAGE_SHAPE or image.dtype != np.uint8:
+        raise FeedbackError(
+            f"the image must be 28x28 uint8 pixels, not {image.dtype} of shape {image.shape}"
+        )
+    return image
+
+
+def _pixels_of_v1(image) -> np.ndarray:
+    """A float image in [0, 1] (schema 1, `.npz` format 1) as uint8 pixels, or FeedbackError."""
     image = np.asarray(image)
     if image.shape != IMAGE_SHAPE or image.dtype.kind not in "uif":
         raise FeedbackError(
@@ -355,7 +403,7 @@ def _check_image(image) -> np.ndarray:
         )
     if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
         raise FeedbackError("the image's pixels must be finite numbers in [0, 1]")
-    return image.astype(np.float32)
+    return to_pixels(image)
 
 
 def _check_canvas(canvas) -> np.ndarray:
@@ -401,13 +449,12 @@ def _decode_png(data: bytes) -> np.ndarray:
 
 
 def _image_bytes(image: np.ndarray) -> bytes:
-    return np.ascontiguousarray(image, dtype=_IMAGE_DTYPE).tobytes()
+    return np.ascontiguousarray(image, dtype=np.uint8).tobytes()
 
 
 def _images(blobs: Sequence[bytes]) -> np.ndarray:
-    """(n, 28, 28) float32 from stored image bytes."""
-    pixels = np.frombuffer(b"".join(blobs), dtype=_IMAGE_DTYPE)
-    return pixels.reshape(-1, *IMAGE_SHAPE).astype(np.float32)
+    """(n, 28, 28) uint8 from stored image bytes (a copy: writable)."""
+    return np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(-1, *IMAGE_SHAPE).copy()
 
 
 def _drawing(row: tuple) -> Drawing:
@@ -442,8 +489,9 @@ def _read_npz(path: Path) -> list[tuple]:
 
 
 def _rows_from_arrays(arrays: dict[str, np.ndarray]) -> list[tuple]:
-    if arrays["format"].shape != () or arrays["format"] != NPZ_FORMAT:
-        raise FeedbackError(f"format {arrays['format']!r}, this version reads {NPZ_FORMAT}")
+    if arrays["format"].shape != () or arrays["format"] not in (1, NPZ_FORMAT):
+        raise FeedbackError(f"format {arrays['format']!r}, this version reads 1 to {NPZ_FORMAT}")
+    check_image = _pixels_of_v1 if arrays["format"] == 1 else _check_image
     images, offsets, png = arrays["images"], arrays["canvas_offsets"], arrays["canvas_png"]
     count = len(images) if images.ndim == 3 else -1
     per_drawing = ("labels", "predicted", "confidence", "model_names", "created")
@@ -479,7 +527,7 @@ def _rows_from_arrays(arrays: dict[str, np.ndarray]) -> list[tuple]:
                     _check_digit(arrays["predicted"][i].item(), "predicted digit"),
                     _check_confidence(arrays["confidence"][i].item()),
                     _check_model_name(str(arrays["model_names"][i])),
-                    _image_bytes(_check_image(images[i])),
+                    _image_bytes(check_image(images[i])),
                     canvas or None,
                 )
             )

@@ -13,14 +13,16 @@ import json
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from mnist_core.files import chosen_path, flush_to_disk, temporary_file, write_atomically
+
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR_ENV_VAR = "MNIST_MODELS_DIR"
 SIDECAR_FORMAT = 1
 _TEMP_PREFIX = ".tmp-"
 MAX_NAME_LENGTH = 64
@@ -70,7 +72,7 @@ class SavedModel:
 
 def models_dir(directory: str | os.PathLike | None = None) -> Path:
     """The folder models live in: the argument, else $MNIST_MODELS_DIR, else ./models."""
-    return Path(directory or os.environ.get("MNIST_MODELS_DIR") or DEFAULT_MODELS_DIR)
+    return chosen_path(directory, MODELS_DIR_ENV_VAR, DEFAULT_MODELS_DIR)
 
 
 def check_name(name: str) -> str:
@@ -111,12 +113,10 @@ def save_model(
     folder = models_dir(directory)
     folder.mkdir(parents=True, exist_ok=True)
     check_name(name)
-    temp_h5 = _temp_path(folder, ".h5")
-    try:
+    with temporary_file(folder, _temp_prefix(), ".h5") as temp_h5:
         model.save(temp_h5)
+        flush_to_disk(temp_h5)
         h5_path = _claim_name(temp_h5, name, rename_if_taken)
-    finally:
-        temp_h5.unlink(missing_ok=True)
     record = {
         "format": SIDECAR_FORMAT,
         "name": h5_path.stem,
@@ -305,20 +305,14 @@ def _is_a_stack(layers: list[dict]) -> bool:
     return True
 
 
-def _temp_path(folder: Path, suffix: str) -> Path:
-    prefix = f"{_TEMP_PREFIX}{os.getpid()}-"
-    handle, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
-    os.close(handle)
-    return Path(name)
+def _temp_prefix() -> str:
+    """Temporaries name the process writing them, so `remove_leftovers` spares live saves."""
+    return f"{_TEMP_PREFIX}{os.getpid()}-"
 
 
 def _write_json_atomically(path: Path, record: dict) -> None:
-    temp = _temp_path(path.parent, ".json")
-    try:
-        temp.write_text(json.dumps(record, indent=1))
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    text = json.dumps(record, indent=1)
+    write_atomically(path, lambda temp: temp.write_text(text), prefix=_temp_prefix())
 
 
 def _library_versions() -> dict[str, str]:

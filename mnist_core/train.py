@@ -12,6 +12,7 @@ import numpy as np
 from mnist_core.config import TrainConfig
 from mnist_core.data import split_validation
 from mnist_core.model import build_model, compile_model
+from mnist_core.pixels import to_unit
 
 # Batches run per call into TensorFlow. At batch size 32 the Python overhead of each step
 # dominates; 64 steps per call halves the fit time (bench/train_speed.py) and still reports
@@ -65,11 +66,6 @@ class TrainResult:
         return len(self.history.get("loss", []))
 
 
-def scale(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels -> float32 in [0, 1], the model's input."""
-    return np.asarray(images, dtype=np.float32) / 255.0
-
-
 def train(
     config: TrainConfig,
     data,
@@ -97,7 +93,7 @@ def train(
         model = compile_model(start_from, config, **speed)
     batches = -(-len(x_fit) // config.batch_size)
     reporter = _Reporter(config.epochs, batches, on_progress, should_stop)
-    validation = (scale(x_val), y_val) if len(x_val) else None
+    validation = (to_unit(x_val), y_val) if len(x_val) else None
 
     started = time.perf_counter()
     fitted = model.fit(
@@ -123,7 +119,7 @@ def _training_inputs(config: TrainConfig, x_fit: np.ndarray, y_fit: np.ndarray) 
         from mnist_core.augment import AugmentedBatches
 
         return {"x": AugmentedBatches(x_fit, y_fit, config.batch_size, seed=config.seed)}
-    return {"x": scale(x_fit), "y": y_fit, "batch_size": config.batch_size}
+    return {"x": to_unit(x_fit), "y": y_fit, "batch_size": config.batch_size}
 
 
 class _Reporter(keras.callbacks.Callback):

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.evaluate import evaluate
@@ -67,8 +65,7 @@ def fine_tune_evaluate_save(
             f"fine-tuning needs at least {MIN_DRAWINGS} labelled drawings; there are "
             f"{len(labels)}: label more with 'Wrong? It was a _' on the Draw page"
         )
-    drawings = (np.rint(images * 255).astype(np.uint8), labels)
-    x_train, y_train = mix_in(drawings, mnist.train, drawing_share)
+    x_train, y_train = mix_in((images, labels), mnist.train, drawing_share)
     result = train(
         config,
         ((x_train, y_train), mnist.test),

@@ -77,7 +77,7 @@ def test_evaluate_scores_drawn_digits_and_your_drawings(trained, small_npz, smal
     store = FeedbackStore.open(tmp_path / "feedback.sqlite")
     x_test, y_test = small_mnist.test
     for i in range(3):
-        store.add(x_test[i] / 255.0, None, int(y_test[i]), int(y_test[i]), 0.9, "cli")
+        store.add(x_test[i], None, int(y_test[i]), int(y_test[i]), 0.9, "cli")
     env = {
         **os.environ,
         "MNIST_DRAWN_SET": str(drawn_path),
@@ -103,7 +103,7 @@ def test_finetune_needs_drawings_then_saves_a_tuned_copy(trained, small_npz, sma
     store = FeedbackStore.open(tmp_path / "feedback.sqlite")
     x_test, y_test = small_mnist.test
     for i in range(12):
-        store.add(x_test[i] / 255.0, None, int(y_test[i]), int(y_test[i]), 0.9, "cli")
+        store.add(x_test[i], None, int(y_test[i]), int(y_test[i]), 0.9, "cli")
     process = run_cli("finetune", out, "--epochs", 1, "--data", small_npz, "--json", env=env)
 
     assert process.returncode == 0, process.stderr

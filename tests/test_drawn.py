@@ -96,8 +96,9 @@ def test_same_seed_same_set_other_seed_other_set(mnist, fonts):
 def test_digits_are_the_canvases_preprocessed_the_mnist_way(small_set):
     digits = small_set.digits
 
-    assert digits.shape == (120, 28, 28) and digits.dtype == np.float32
-    np.testing.assert_array_equal(digits[7], drawn.to_mnist(small_set.canvases[7]))
+    assert digits.shape == (120, 28, 28) and digits.dtype == np.uint8
+    expected = np.rint(drawn.to_mnist(small_set.canvases[7]) * 255)
+    np.testing.assert_array_equal(digits[7], expected)
 
 
 def test_a_trained_model_reads_most_drawn_digits(small_set, saved_small_model):

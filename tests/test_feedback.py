@@ -20,7 +20,7 @@ def store(tmp_path) -> FeedbackStore:
 
 
 def _image(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).random((28, 28), dtype=np.float32)
+    return np.random.default_rng(seed).integers(0, 256, (28, 28), dtype=np.uint8)
 
 
 def _canvas(seed: int, shape=(280, 280, 4)) -> np.ndarray:
@@ -62,7 +62,7 @@ def test_writes_and_reads_back(store):
     assert newest.canvas is None
 
     images, labels = store.arrays()
-    assert images.dtype == np.float32 and labels.dtype == np.uint8
+    assert images.dtype == np.uint8 and labels.dtype == np.uint8
     np.testing.assert_array_equal(images, [_image(3), _image(2), _image(1)])
     np.testing.assert_array_equal(labels, [0, 2, 4])
 
@@ -112,7 +112,7 @@ def test_survives_a_restart(store):
         "store = FeedbackStore.open(sys.argv[1])\n"
         "images, labels = store.arrays()\n"
         "print(store.count(), labels.tolist(), float(images.astype(np.float64).sum()))\n"
-        "store.add(np.ones((28, 28)), None, 5, 5, 0.9, 'from-the-other-process')\n"
+        "store.add(np.ones((28, 28), np.uint8), None, 5, 5, 0.9, 'from-the-other-process')\n"
         "print(sorted({'tensorflow', 'streamlit', 'sklearn'} & set(sys.modules)))\n"
     )
     run = subprocess.run(
@@ -140,12 +140,10 @@ def test_survives_a_restart(store):
         ({"confidence": "high"}, "confidence must be a number"),
         ({"model_name": None}, "model name must be text"),
         ({"model_name": "m" * 201}, "at most 200 characters"),
-        ({"image28": np.zeros((28, 27))}, r"image must be 28x28 .* shape \(28, 27\)"),
-        ({"image28": np.zeros(784)}, "image must be 28x28"),
-        ({"image28": np.full((28, 28), "x")}, "image must be 28x28 numbers"),
-        ({"image28": np.full((28, 28), 255.0)}, r"finite numbers in \[0, 1\]"),
-        ({"image28": np.full((28, 28), -0.1)}, r"finite numbers in \[0, 1\]"),
-        ({"image28": np.full((28, 28), np.nan)}, r"finite numbers in \[0, 1\]"),
+        ({"image28": np.zeros((28, 27), np.uint8)}, r"image must be 28x28 .* shape \(28, 27\)"),
+        ({"image28": np.zeros(784, np.uint8)}, "image must be 28x28"),
+        ({"image28": np.full((28, 28), "x")}, "image must be 28x28 uint8 pixels"),
+        ({"image28": np.full((28, 28), 0.5)}, "image must be 28x28 uint8 pixels, not float64"),
         ({"canvas": np.zeros((280, 280, 4), np.float32)}, "canvas must be uint8"),
         ({"canvas": np.zeros((280, 280, 2), np.uint8)}, "canvas must be uint8 grey"),
         ({"canvas": np.zeros((280, 280, 4, 1), np.uint8)}, "canvas must be uint8 grey"),
@@ -219,6 +217,57 @@ def test_export_then_import_into_a_fresh_store_gives_the_same_drawings(store, tm
             expected.model_name,
         )
         assert got.canvas_png == expected.canvas_png
+
+
+V1_SCHEMA = """CREATE TABLE drawings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL,
+    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+    predicted INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9),
+    confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1), model_name TEXT NOT NULL,
+    image BLOB NOT NULL CHECK (length(image) = 3136), canvas BLOB)"""
+
+
+def test_a_schema_1_store_is_migrated_to_uint8_pixels_keeping_ids(tmp_path):
+    """The previous version kept float32 pixels; opening its file converts them, once."""
+    path = tmp_path / "old.sqlite"
+    floats = [np.random.default_rng(i).random((28, 28), dtype=np.float32) for i in range(3)]
+    with sqlite3.connect(path) as old:
+        old.execute(V1_SCHEMA)
+        old.execute("PRAGMA user_version = 1")
+        for i, image in enumerate(floats):
+            old.execute(
+                "INSERT INTO drawings (created, label, predicted, confidence, model_name, image)"
+                " VALUES (?, ?, 1, 0.5, 'old', ?)",
+                (f"2026-11-0{i + 1}T10:00:00+00:00", i, image.astype("<f4").tobytes()),
+            )
+        old.execute("DELETE FROM drawings WHERE id = 3")  # the newest, deleted: 3 is never reused
+    old.close()
+
+    store = FeedbackStore.open(path)
+
+    images, labels = store.arrays()
+    assert images.dtype == np.uint8 and labels.tolist() == [1, 0]
+    np.testing.assert_array_equal(images, np.rint(np.array(floats[1::-1]) * 255))
+    assert [d.id for d in store.all()] == [2, 1]
+    assert _add(store, 9) == 4
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == feedback.SCHEMA_VERSION
+    FeedbackStore.open(path)  # opening again changes nothing
+    assert store.count() == 3
+
+
+def test_an_export_of_the_previous_format_imports_as_uint8(store, tmp_path):
+    _add(store, 1, label=4)
+    store.export_npz(tmp_path / "new.npz")
+    with np.load(tmp_path / "new.npz", allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    arrays["format"] = np.array(1)
+    arrays["images"] = arrays["images"] / np.float32(255)  # format 1: float32 in [0, 1]
+    np.savez(tmp_path / "old.npz", **arrays)
+
+    fresh = FeedbackStore.open(tmp_path / "fresh.sqlite")
+    assert fresh.import_npz(tmp_path / "old.npz") == 1
+    np.testing.assert_array_equal(fresh.arrays()[0], store.arrays()[0])
 
 
 def test_an_empty_store_exports_and_imports(store, tmp_path):
@@ -346,12 +395,12 @@ def test_evaluates_a_classifier_on_the_drawings(store, saved_small_model, small_
     assert feedback.evaluate_feedback(classifier, store) is None  # nothing drawn yet
 
     x, y = small_mnist.test
-    for image, label in zip(x[:40] / 255.0, y[:40], strict=True):
+    for image, label in zip(x[:40], y[:40], strict=True):
         store.add(image, None, label, 0, 0.1, saved.name)
     evaluation = feedback.evaluate_feedback(classifier, store)
 
     images, labels = store.arrays()
-    read = classifier.probabilities(images).argmax(axis=1)
+    read = classifier.probabilities(images / 255).argmax(axis=1)
     assert evaluation.count == 40
     assert evaluation.accuracy == pytest.approx((read == labels).mean())
     assert evaluation.confusion.sum() == 40

@@ -21,6 +21,7 @@ from mnist_core.classify import Classifier
 from mnist_core.config import TrainConfig
 from mnist_core.feedback import FeedbackError, FeedbackStore
 from mnist_core.finetune import FINE_TUNE_EPOCHS, MIN_DRAWINGS
+from mnist_core.pixels import to_pixels
 from mnist_core.preprocess import to_mnist
 from mnist_core.store import list_models
 from mnist_core.strokes import render_strokes
@@ -218,7 +219,8 @@ def gallery(app):
 def add_drawings(store: FeedbackStore, labels: list[int]) -> list[int]:
     """Keep a canvas drawing for each label, as the page would (the model said 1 each time)."""
     canvas = render_strokes(VERTICAL_LINE)
-    return [store.add(to_mnist(canvas), canvas, label, 1, 0.9, "tiny") for label in labels]
+    image = to_pixels(to_mnist(canvas))
+    return [store.add(image, canvas, label, 1, 0.9, "tiny") for label in labels]
 
 
 def test_a_misread_drawing_is_kept_with_the_digit_the_user_gives(with_model, feedback_db):
@@ -240,7 +242,7 @@ def test_a_misread_drawing_is_kept_with_the_digit_the_user_gives(with_model, fee
     assert (drawing.label, drawing.predicted, drawing.model_name) == (7, 1, "tiny")
     assert f"{drawing.confidence:.0%} probability" == prediction.delta
     np.testing.assert_array_equal(drawing.canvas, canvas)  # the raw canvas, losslessly
-    np.testing.assert_array_equal(drawing.image, to_mnist(canvas))  # what the model saw
+    np.testing.assert_array_equal(drawing.image, to_pixels(to_mnist(canvas)))  # what it saw
     assert app.toast[0].value.startswith("Kept as a 7")
     assert "Kept as a **7**" in app.success[0].value  # instead of the control: kept once
     assert not app.pills

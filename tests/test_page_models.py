@@ -178,7 +178,7 @@ def test_scores_the_users_own_drawings_when_there_are_some(with_models, mnist):
     images, labels = mnist.test
     store = FeedbackStore.open()
     for image, label in zip(images[:12], labels[:12], strict=True):
-        store.add(image / 255, None, int(label), 0, 0.5, "tiny-b")
+        store.add(image, None, int(label), 0, 0.5, "tiny-b")
     app = open_page(MODELS)
 
     assert not app.exception
@@ -191,7 +191,7 @@ def test_a_fine_tuned_model_is_scored_only_on_drawings_it_did_not_learn_from(wit
     images, labels = mnist.test
     store = FeedbackStore.open()
     ids = [
-        store.add(image / 255, None, int(label), 0, 0.5, "tiny-a")
+        store.add(image, None, int(label), 0, 0.5, "tiny-a")
         for image, label in zip(images[:12], labels[:12], strict=True)
     ]
     sidecar = find_model("tiny-b").sidecar_path
@@ -207,5 +207,5 @@ def test_a_fine_tuned_model_is_scored_only_on_drawings_it_did_not_learn_from(wit
         "Fine-tuned from **tiny-a** on MNIST and 9 of your labelled drawings" in caption.value
         for caption in app.caption
     )
-    store.add(images[20] / 255, None, int(labels[20]), 0, 0.5, "tiny-b")
+    store.add(images[20], None, int(labels[20]), 0, 0.5, "tiny-b")
     assert metric(app.run(), "Your drawings").delta == "of 4 drawings"

@@ -73,7 +73,7 @@ def test_fine_tuning_refuses_too_few_drawings_before_training(
 ):
     _, base = saved_small_model
     store = FeedbackStore.open(tmp_path / "feedback.sqlite")
-    image = small_mnist.test[0][0] / 255
+    image = small_mnist.test[0][0]
     for _ in range(MIN_DRAWINGS - 1):
         store.add(image, None, 7, 7, 0.9, "small")
     with pytest.raises(FeedbackError, match=f"at least {MIN_DRAWINGS} labelled drawings"):

@@ -26,4 +26,4 @@ def drawn_scores(classifier, drawings: DrawnSet) -> DrawnScores:
 
 def mnist_accuracy(classifier, images: np.ndarray, labels: np.ndarray) -> float:
     """Accuracy of `classifier` on MNIST images given as uint8 pixels."""
-    return score_classifier(classifier, images / 255, labels).accuracy
+    return score_classifier(classifier, images, labels).accuracy

@@ -7,7 +7,7 @@ reads a model file, and the Train page when it trains.
 
 import streamlit as st
 
-from app_pages.common import model_sidebar
+from app_pages.active_model import model_sidebar
 
 # Icons from the symbols common fonts carry (DejaVu has them): no emoji font needed.
 st.set_page_config(page_title="MNIST digits", page_icon="✍️", layout="wide")

@@ -7,11 +7,12 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.common import TRAIN_PAGE, active_model, load_classifier
+from app_pages.active_model import active_model, load_classifier
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
-from app_pages.training_ui import start_reference_training
+from app_pages.training_job import TRAIN_PAGE, start_training
 from mnist_core.answer import PREVIEW_SCALE, Answer, read_digit
 from mnist_core.classify import Classifier
+from mnist_core.config import TrainConfig
 from mnist_core.preprocess import EmptyImageError, ImageError, load_image
 from mnist_core.store import ModelFileError, list_models
 from mnist_core.strokes import CANVAS_SIZE, STROKE_WIDTH
@@ -214,7 +215,7 @@ def _offer_reference_training() -> None:
     )
     left, right = st.columns([1, 3], vertical_alignment="center")
     if left.button("Train the reference model", type="primary"):
-        _job, started = start_reference_training()
+        _job, started = start_training(TrainConfig())  # the reference model
         if not started:
             st.toast("A training job is already running: showing its progress.")
         st.switch_page(TRAIN_PAGE)

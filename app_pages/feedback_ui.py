@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app_pages.common import TRAIN_PAGE
-from app_pages.training_ui import start_fine_tuning
+from app_pages.training_job import TRAIN_PAGE, start_fine_tuning
 from mnist_core.answer import Answer
 from mnist_core.feedback import Drawing, FeedbackError, FeedbackStore, feedback_path
 from mnist_core.finetune import FINE_TUNE_EPOCHS, MIN_DRAWINGS
 from mnist_core.pixels import to_pixels
-from mnist_core.store import ModelFileError, SavedModel
+from mnist_core.store import SavedModel
 
 GALLERY_SHOWN = 48  # the newest drawings shown; all of them are scored and exported
 EXPORT_NAME = "my_drawings.npz"
@@ -167,11 +166,7 @@ def _fine_tune_ui(model: SavedModel, count: int) -> None:
         "it is. Its score on your drawings then counts only the ones you add afterwards."
     )
     if pressed:
-        try:
-            _job, started = start_fine_tuning(model)
-        except ModelFileError as error:
-            st.error(f"{model.name} cannot be fine-tuned: {error}.")
-            return
+        _job, started = start_fine_tuning(model)
         if not started:
             st.toast("A training job is already running: showing its progress.")
         st.switch_page(TRAIN_PAGE)

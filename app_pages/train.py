@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import active_model, model_results, model_summary, show_figure
-from app_pages.training_ui import activate_if_followed, follow, job_runner, start_training
+from app_pages.active_model import active_model
+from app_pages.figures import show_figure
+from app_pages.results import model_results, model_summary
+from app_pages.training_job import activate_if_followed, follow, job_runner, start_training
 from mnist_core import jobs
 from mnist_core.config import (
     ARCHITECTURES,
@@ -288,7 +290,7 @@ def finished_training(snapshot: JobSnapshot) -> None:
     outcome = f"Saved as **{saved.name}**"
     if snapshot.state == jobs.STOPPED:
         outcome = (
-            f"Stopped at epoch {saved.record['epochs_run']} of {snapshot.config.epochs}: "
+            f"Stopped at epoch {saved.record.epochs_run} of {snapshot.config.epochs}: "
             f"what it had learned was scored and saved as **{saved.name}**"
         )
     current = active_model(list_models())

@@ -120,11 +120,11 @@ def reuse_or_train(name, train_model, args) -> tuple[Classifier, float | None]:
     else:
         if not args.retrain:
             say(f"{name}: reusing the saved model")
-            return Classifier.load(saved.path), saved.record.get("fit_seconds")
+            return Classifier.load(saved.path), saved.record.fit_seconds
         delete_model(name, args.models_dir)
     say(f"{name}: training...")
     saved = train_model()
-    return Classifier.load(saved.path), saved.record["fit_seconds"]
+    return Classifier.load(saved.path), saved.record.fit_seconds
 
 
 def train_model(config: TrainConfig, mnist: Mnist, name: str, models_dir) -> SavedModel:

@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         saved = find_model(name)
         classifier = Classifier.load(saved.path)
-        config = saved.record.get("config", {})
-        settings = f"{config.get('architecture', '?')}, {config.get('epochs', '?')} epochs"
-        if config.get("augment"):
+        config = saved.record.config
+        settings = f"{config.architecture}, {config.epochs} epochs"
+        if config.augment:
             settings += ", augmented"
         row = [name, settings]
         for drawings in drawing_sets:

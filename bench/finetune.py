@@ -113,7 +113,7 @@ def fine_tune(base: SavedModel, images, labels, mnist: Mnist, folder: Path) -> S
 
 
 def scores(label, classifier, drawn, mnist, tuned, drawings) -> list:
-    fit = f"{tuned.record['fit_seconds']:.0f}" if tuned else ""
+    fit = f"{tuned.record.fit_seconds:.0f}" if tuned else ""
     mnist_score = mnist_accuracy(classifier, *mnist.test)
     return [label, drawings or "", *drawn_scores(classifier, drawn), mnist_score, fit]
 

@@ -1,4 +1,4 @@
-"""The command line: `python -m mnist_core train | evaluate | predict`.
+"""The command line: `python -m mnist_core train | evaluate | finetune | predict`.
 
 TensorFlow is imported only by the commands that need it, so `--help` answers at once.
 Errors print one line and exit with status 2; `--json` ends the output with one JSON object.
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mnist_core.config import ARCHITECTURES, BOUNDS, PRESETS, ConfigError, TrainConfig
 from mnist_core.finetune import FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE
+from mnist_core.progress import BATCH, EPOCH, Progress
 
 DEFAULT_CHARTS_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "charts"
 
@@ -155,16 +156,14 @@ def _train(args) -> int:
     result, saved = train_evaluate_save(
         config, mnist, name=name, models_dir=directory, on_progress=_ProgressPrinter()
     )
-    evaluation = saved.record["evaluation"]
+    evaluation = saved.record.evaluation
     stopped = " (stopped early)" if result.stopped_early else ""
-    print(
-        f"test accuracy {evaluation['accuracy']:.4f}  test loss {evaluation['loss']:.4f}{stopped}"
-    )
+    print(f"test accuracy {evaluation.accuracy:.4f}  test loss {evaluation.loss:.4f}{stopped}")
     print(f"fit {result.fit_seconds:.1f} s; saved {saved.path}")
     if args.json:
         print(json.dumps({
-            "test_accuracy": evaluation["accuracy"],
-            "test_loss": evaluation["loss"],
+            "test_accuracy": evaluation.accuracy,
+            "test_loss": evaluation.loss,
             "fit_seconds": result.fit_seconds,
             "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early,
@@ -178,7 +177,7 @@ def _finetune(args) -> int:
     from mnist_core.feedback import FeedbackStore
     from mnist_core.finetune import fine_tune_config
 
-    base = _resolve_model(args.model)
+    base = _saved_model(args.model)
     config = fine_tune_config(base, args.epochs, args.learning_rate)  # bad options fail at once
     feedback = FeedbackStore.open()
     from mnist_core.data import prepare_mnist  # after the checks, as in `_train`
@@ -194,7 +193,7 @@ def _finetune(args) -> int:
         models_dir=base.path.parent,
         on_progress=_ProgressPrinter(),
     )
-    before, after = base.test_accuracy, saved.test_accuracy
+    before, after = base.record.evaluation.accuracy, saved.record.evaluation.accuracy
     print(f"MNIST test accuracy {before:.4f} -> {after:.4f}; saved {saved.path}")
     if args.json:
         print(json.dumps({
@@ -203,7 +202,7 @@ def _finetune(args) -> int:
             "fit_seconds": result.fit_seconds,
             "model_path": str(saved.path),
             "model_name": saved.name,
-            **saved.record["fine_tuned"],
+            **dataclasses.asdict(saved.record.fine_tuned),
         }))  # fmt: skip
     return 0
 
@@ -214,8 +213,8 @@ def _evaluate(args) -> int:
     from mnist_core.data import prepare_mnist
     from mnist_core.evaluate import score_classifier
 
-    saved = _resolve_model(args.model)
-    path, history = saved.path, saved.record.get("history")
+    path = _model_path(args.model)
+    record = _saved_model(args.model).record if path.with_suffix(".json").is_file() else None
     classifier = Classifier.load(path)
     x_test, y_test = prepare_mnist(args.data, on_progress=_say).test
     evaluation = score_classifier(classifier, x_test, y_test)
@@ -227,7 +226,7 @@ def _evaluate(args) -> int:
     for digit, row in evaluation.report.items():
         scores = f"{row['precision']:9.4f} {row['recall']:7.4f} {row['f1']:7.4f}"
         print(f"{digit:>5} {scores} {row['support']:8d}")
-    drawn = _other_sets(classifier, saved.drawings_learnt_up_to)
+    drawn = _other_sets(classifier, record.drawings_learnt_up_to if record else 0)
     for label, other in drawn.items():
         per_digit = " ".join(f"{d}:{a:.0%}" for d, a in enumerate(other.per_class_accuracy))
         print(f"{label}: accuracy {other.accuracy:.4f} ({other.count} images)  {per_digit}")
@@ -242,8 +241,8 @@ def _evaluate(args) -> int:
             [f"{m.label}→{m.predicted} {m.confidence:.0%}" for m in mistakes],
         ),
     }
-    if history:
-        figures["learning_curves.png"] = plots.learning_curves(history)
+    if record is not None:
+        figures["learning_curves.png"] = plots.learning_curves(record.history)
     for file_name, figure in figures.items():
         figure.savefig(charts / file_name, dpi=110)
     print(f"charts: {', '.join(str(charts / f) for f in figures)}")
@@ -280,7 +279,7 @@ def _predict(args) -> int:
     from mnist_core.classify import Classifier
     from mnist_core.preprocess import ImageError, load_image, to_mnist
 
-    path = _resolve_model(args.model).path
+    path = _model_path(args.model)
     classifier = Classifier.load(path)
     answers, failures = [], 0
     for file_name in args.images:
@@ -298,17 +297,27 @@ def _predict(args) -> int:
     return 2 if failures else 0
 
 
-def _resolve_model(name_or_path: str):
-    """A model argument as a SavedModel; a bare .h5 without its sidecar has an empty record."""
-    from mnist_core.store import SavedModel, find_model
-
+def _is_a_path(name_or_path: str) -> bool:
     path = Path(name_or_path)
-    if path.suffix == ".h5" or path.exists():
-        if not path.is_file():
-            raise CliError(f"no model file at {path}")
-        sidecar = path.with_suffix(".json")
-        record = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-        return SavedModel(path.stem, path, record)
+    return path.suffix == ".h5" or path.exists()
+
+
+def _model_path(name_or_path: str) -> Path:
+    """The `.h5` file a model argument (a saved name or a path) names."""
+    if not _is_a_path(name_or_path):
+        return _saved_model(name_or_path).path
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise CliError(f"no model file at {path}")
+    return path
+
+
+def _saved_model(name_or_path: str):
+    """A model argument as a SavedModel, with its record (a bare `.h5` has none: an error)."""
+    from mnist_core.store import find_model, read_saved_model
+
+    if _is_a_path(name_or_path):
+        return read_saved_model(_model_path(name_or_path))
     return find_model(name_or_path)
 
 
@@ -322,11 +331,11 @@ class _ProgressPrinter:
     def __init__(self):
         self.live = sys.stderr.isatty()
 
-    def __call__(self, progress) -> None:
-        if progress.kind == "batch" and self.live:
+    def __call__(self, progress: Progress) -> None:
+        if progress.kind == BATCH and self.live:
             batch = f"batch {progress.batch}/{progress.batches}"
             print(f"\repoch {progress.epoch}/{progress.epochs}  {batch}", end="", file=sys.stderr)
-        elif progress.kind == "epoch":
+        elif progress.kind == EPOCH:
             metrics = "  ".join(f"{k} {v:.4f}" for k, v in progress.metrics.items())
             left = progress.seconds_left or 0
             timing = f"({progress.elapsed:.1f} s, ~{left:.0f} s left)"

@@ -15,9 +15,10 @@ _CHUNK = 500  # images per `probabilities` call: bounded memory for the CNN's pa
 _EPSILON = 1e-7  # Keras' clip for the cross-entropy
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Mistake:
-    """A misclassified image: where it is in the set, what it is, what the model said."""
+    """A misclassified image: where it is in the set, what it is, what the model said.
+    eq=False, as for every record holding an array: compare their `to_dict()`."""
 
     index: int
     label: int
@@ -35,7 +36,7 @@ class Mistake:
         return cls(**{**values, "image": pixels.reshape(28, 28)})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Evaluation:
     loss: float
     accuracy: float

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 
 from mnist_core.config import TrainConfig
-from mnist_core.store import ModelFileError, SavedModel
+from mnist_core.store import SavedModel
 
 DRAWING_SHARE = 0.02
 FINE_TUNE_EPOCHS = 3
@@ -31,11 +31,7 @@ def fine_tune_config(
     learning_rate: float = FINE_TUNE_LEARNING_RATE,
 ) -> TrainConfig:
     """The base model's own settings, for `epochs` more at `learning_rate`."""
-    try:
-        config = TrainConfig.from_dict(base.record["config"])
-    except (KeyError, TypeError) as error:
-        raise ModelFileError(f"{base.name} has no training settings to go on from") from error
-    return dataclasses.replace(config, epochs=epochs, learning_rate=learning_rate)
+    return dataclasses.replace(base.record.config, epochs=epochs, learning_rate=learning_rate)
 
 
 def mix_in(

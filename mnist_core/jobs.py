@@ -8,12 +8,14 @@ The model trains in a child process (`python -m mnist_core.jobs`), not a thread:
 calls `keras.backend.clear_session()` after every script run, which resets Keras' global
 state (layer names, seeds) under a model being built in the same process. multiprocessing
 is no help either: its children re-run the parent's `__main__`, which under Streamlit is the
-app script. The child gets its job as JSON on its command line, stops when anything arrives
-on its stdin (or the server goes away), and sends its reports back through a pipe.
+app script. The child gets its `JobSpec` as JSON on its command line, stops when anything
+arrives on its stdin (or the server goes away), and reports back through a pipe: each state
+it enters, the data's messages, its progress, and last how it ended.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -31,14 +33,14 @@ from typing import TYPE_CHECKING
 
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import DataError, prepare_mnist
-from mnist_core.feedback import FeedbackError, FeedbackStore
-from mnist_core.store import ModelFileError, find_model
+from mnist_core.feedback import FeedbackError, FeedbackStore, feedback_path
+from mnist_core.progress import EPOCH, Progress
+from mnist_core.store import ModelFileError, find_model, models_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from mnist_core.store import SavedModel
-    from mnist_core.train import Progress
 
 PREPARING = "preparing data"
 TRAINING = "training"
@@ -47,9 +49,16 @@ DONE = "done"
 STOPPED = "stopped"
 FAILED = "failed"
 FINAL_STATES = frozenset({DONE, STOPPED, FAILED})
+STATES = frozenset({PREPARING, TRAINING, EVALUATING}) | FINAL_STATES
 
-# Errors whose message is already a sentence for the user; anything else is a bug or the
-# machine (memory, disk) and is logged with its traceback.
+# What the child sends, as (kind, payload) pairs.
+STATE = "state"  # payload: a state; for DONE and STOPPED, then the saved model's name
+MESSAGE = "message"  # payload: a line about preparing the data
+PROGRESS = "progress"  # payload: a `Progress` as a dict
+
+# Errors whose message is already a sentence for the user, including the machine's own
+# (a full disk, a missing file): they are shown as they are. Anything else is a bug and is
+# logged with its traceback.
 EXPLAINED_ERRORS = (DataError, ConfigError, FeedbackError, ModelFileError, OSError)
 MAX_ERROR_LENGTH = 300
 
@@ -59,23 +68,56 @@ _job_numbers = itertools.count(1)
 
 
 @dataclass(frozen=True)
-class JobProgress:
-    """`mnist_core.train.Progress` as plain data. That module imports Keras, and Keras in the
-    server costs every script run a `clear_session()` and a slower garbage collection."""
+class JobSpec:
+    """Everything a training job's child process needs, with every path resolved here.
 
-    kind: str  # "batch" or "epoch"
-    epoch: int  # 1-based
-    epochs: int
-    batch: int  # batches done in this epoch
-    batches: int  # batches per epoch
-    metrics: Mapping[str, float]
-    elapsed: float  # seconds since fitting began
-    fraction: float  # share of the whole run done, in [0, 1]
-    seconds_left: float | None  # at the pace so far; None before the first batch
+    With `fine_tune` (a saved model's name) the job goes on training that model on MNIST and
+    the user's labelled drawings in `feedback_path`, `config` giving its epochs and rate.
+    """
+
+    config: TrainConfig
+    models_dir: Path
+    feedback_path: Path
+    data_path: Path | None = None  # None: MNIST from the usual sources (`data.prepare_mnist`)
+    fine_tune: str | None = None
+    name: str | None = None  # of the model to save; None: the architecture and the time
 
     @classmethod
-    def of(cls, progress: Progress) -> JobProgress:
-        return cls(**{name: getattr(progress, name) for name in cls.__dataclass_fields__})
+    def of(
+        cls,
+        config: TrainConfig,
+        *,
+        fine_tune: str | None = None,
+        name: str | None = None,
+        data_path=None,
+        models_dir=None,
+        feedback_path=None,
+    ) -> JobSpec:
+        """A spec whose folders default as everywhere else (arguments, environment, defaults)."""
+        return cls(
+            config=config,
+            models_dir=_models_dir(models_dir),
+            feedback_path=_feedback_path(feedback_path),
+            data_path=None if data_path is None else Path(data_path),
+            fine_tune=fine_tune,
+            name=name,
+        )
+
+    def to_json(self) -> str:
+        values = {**dataclasses.asdict(self), "config": self.config.to_dict()}
+        return json.dumps({key: _plain(value) for key, value in values.items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        values = json.loads(text)
+        paths = ("models_dir", "feedback_path", "data_path")
+        return cls(
+            **{
+                **values,
+                "config": TrainConfig.from_dict(values["config"]),
+                **{key: None if values[key] is None else Path(values[key]) for key in paths},
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -83,10 +125,9 @@ class JobSnapshot:
     """A job as it was at one moment: what a page draws. Later progress never changes it."""
 
     id: int
+    spec: JobSpec
     state: str
-    config: TrainConfig
-    fine_tune: str | None  # the name of the model being fine-tuned, None for a new model
-    progress: JobProgress | None  # the latest report from training, None before the first
+    progress: Progress | None  # the latest report from training, None before the first
     history: Mapping[str, tuple[float, ...]]  # metric name -> its value after each epoch
     messages: tuple[str, ...]  # from preparing the data, in order
     stop_requested: bool
@@ -94,6 +135,15 @@ class JobSnapshot:
     saved: SavedModel | None  # the saved model once done or stopped
     started: datetime
     finished: datetime | None
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.spec.config
+
+    @property
+    def fine_tune(self) -> str | None:
+        """The name of the model being fine-tuned, None for a new model."""
+        return self.spec.fine_tune
 
     @property
     def is_finished(self) -> bool:
@@ -107,41 +157,39 @@ class JobSnapshot:
 class TrainingJob:
     """Prepare the data, then train, evaluate and save one model, in a child process.
 
-    With `fine_tune` (a saved model's name) the job goes on training that model on MNIST and
-    the user's labelled drawings, `config` giving its epochs and learning rate.
-    A thread here applies the child's reports; `snapshot()`, `stop()` and `wait()` are safe
-    to call from any thread.
+    A thread here applies the child's reports to the job's one snapshot, replaced whole under
+    a lock: `snapshot()`, `stop()` and `wait()` are safe to call from any thread.
     """
 
-    def __init__(
-        self, config: TrainConfig, *, data_path=None, models_dir=None, name=None, fine_tune=None
-    ):
+    def __init__(self, spec: JobSpec):
         self.id = next(_job_numbers)
-        self.config = config
-        self.fine_tune = fine_tune
-        self._data_path, self._models_dir, self._name = data_path, models_dir, name
+        self.spec = spec
         self._lock = threading.Lock()
         self._finished = threading.Event()
-        self._stop_requested = False
-        self._state = PREPARING
-        self._progress: JobProgress | None = None
-        self._history: dict[str, list[float]] = {}
-        self._messages: list[str] = []
-        self._error: str | None = None
-        self._saved: SavedModel | None = None
-        self._started = datetime.now(UTC)
-        self._finished_at: datetime | None = None
+        self._snapshot = JobSnapshot(
+            id=self.id,
+            spec=spec,
+            state=PREPARING,
+            progress=None,
+            history=MappingProxyType({}),
+            messages=(),
+            stop_requested=False,
+            error=None,
+            saved=None,
+            started=datetime.now(UTC),
+            finished=None,
+        )
         self._child: subprocess.Popen | None = None
 
     def __repr__(self) -> str:
-        return f"TrainingJob(id={self.id}, state={self.snapshot().state!r}, config={self.config})"
+        return f"TrainingJob(id={self.id}, state={self.snapshot().state!r}, spec={self.spec})"
 
     def start(self) -> TrainingJob:
         """Launch the child process and the thread that listens to it."""
         reports, child_end = os.pipe()
         try:
             self._child = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(child_end), self._work_json()],
+                [sys.executable, "-m", __name__, str(child_end), self.spec.to_json()],
                 stdin=subprocess.PIPE,
                 pass_fds=(child_end,),
                 env={**os.environ, "PYTHONPATH": _python_path()},
@@ -157,45 +205,20 @@ class TrainingJob:
         listener.start()
         return self
 
-    def _work_json(self) -> str:
-        """What the child is to do, readable in `ps`."""
-        return json.dumps(
-            {
-                "config": self.config.to_dict(),
-                "data_path": _path_or_none(self._data_path),
-                "models_dir": _path_or_none(self._models_dir),
-                "name": self._name,
-                "fine_tune": self.fine_tune,
-            }
-        )
-
     @property
     def is_running(self) -> bool:
         return not self._finished.is_set()
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            return JobSnapshot(
-                id=self.id,
-                state=self._state,
-                config=self.config,
-                fine_tune=self.fine_tune,
-                progress=self._progress,
-                history=MappingProxyType({k: tuple(v) for k, v in self._history.items()}),
-                messages=tuple(self._messages),
-                stop_requested=self._stop_requested,
-                error=self._error,
-                saved=self._saved,
-                started=self._started,
-                finished=self._finished_at,
-            )
+            return self._snapshot
 
     def stop(self) -> None:
         """Ask training to stop after the current batch; what was learned is still saved."""
         with self._lock:
-            if self._stop_requested or self._state in FINAL_STATES:
+            if self._snapshot.stop_requested or self._snapshot.is_finished:
                 return
-            self._stop_requested = True
+            self._replace(stop_requested=True)
             try:
                 self._child.stdin.write(b"stop\n")
                 self._child.stdin.flush()
@@ -207,45 +230,57 @@ class TrainingJob:
         return self._finished.wait(timeout)
 
     def _listen(self, reports: Connection) -> None:
-        """Apply the child's reports until its last one, or until it dies without one."""
+        """Apply the child's reports until it says how it ended, or dies without saying."""
         with reports:
-            while True:
+            while not self._finished.is_set():
                 try:
-                    kind, payload = reports.recv()
+                    kind, *payload = reports.recv()
                 except EOFError:
                     code = self._child.wait()
                     self._finish(FAILED, error=f"the training process died (exit code {code})")
                     return
-                if kind == "message":
-                    with self._lock:
-                        self._messages.append(payload)
-                elif kind == "progress":
-                    self._record(JobProgress(**payload))
-                elif kind == TRAINING:
-                    with self._lock:
-                        self._state = TRAINING
-                else:
-                    self._child.wait()
-                    self._finish(kind, **payload)
-                    return
+                self._apply(kind, payload)
 
-    def _record(self, progress: JobProgress) -> None:
+    def _apply(self, kind: str, payload: list) -> None:
+        if kind == MESSAGE:
+            with self._lock:
+                self._replace(messages=(*self._snapshot.messages, *payload))
+        elif kind == PROGRESS:
+            self._record(Progress(**payload[0]))
+        elif kind == STATE and payload and payload[0] in FINAL_STATES:
+            state, detail = payload
+            self._child.wait()
+            if state == FAILED:
+                self._finish(FAILED, error=detail)
+            else:
+                self._finish(state, saved=find_model(detail, self.spec.models_dir))
+        elif kind == STATE and payload and payload[0] in STATES:
+            with self._lock:
+                self._replace(state=payload[0])
+        else:
+            self._child.kill()
+            self._child.wait()
+            self._finish(FAILED, error=f"the training process sent an unknown report {kind!r}")
+
+    def _record(self, progress: Progress) -> None:
         with self._lock:
-            self._progress = progress
-            self._state = TRAINING
-            if progress.kind == "epoch":
-                for name, value in progress.metrics.items():
-                    self._history.setdefault(name, []).append(value)
-                # Keras ends the epoch it was stopped in, then the test set is scored
-                if progress.epoch == progress.epochs or self._stop_requested:
-                    self._state = EVALUATING
+            history = self._snapshot.history
+            if progress.kind == EPOCH:
+                history = {
+                    name: (*history.get(name, ()), value)
+                    for name, value in progress.metrics.items()
+                }
+            self._replace(progress=progress, history=MappingProxyType(dict(history)))
 
     def _finish(self, state: str, *, saved=None, error=None) -> None:
         with self._lock:
-            self._state, self._saved, self._error = state, saved, error
-            self._finished_at = datetime.now(UTC)
+            self._replace(state=state, saved=saved, error=error, finished=datetime.now(UTC))
             self._child.stdin.close()
         self._finished.set()
+
+    def _replace(self, **changes) -> None:
+        """Put a new snapshot in place of the old one (the caller holds the lock)."""
+        self._snapshot = dataclasses.replace(self._snapshot, **changes)
 
 
 class JobRunner:
@@ -255,13 +290,12 @@ class JobRunner:
         self._lock = threading.Lock()
         self._job: TrainingJob | None = None
 
-    def start(self, config: TrainConfig, **job_options) -> tuple[TrainingJob, bool]:
-        """Start training `config` (see `TrainingJob` for the options): (the new job, True),
-        or (the running job, False)."""
+    def start(self, spec: JobSpec) -> tuple[TrainingJob, bool]:
+        """Start the job `spec` describes: (the new job, True), or (the running job, False)."""
         with self._lock:
             if self._job is not None and self._job.is_running:
                 return self._job, False
-            self._job = TrainingJob(config, **job_options).start()
+            self._job = TrainingJob(spec).start()
             return self._job, True
 
     def current(self) -> TrainingJob | None:
@@ -281,51 +315,57 @@ def describe_error(error: Exception) -> str:
     return f"unexpected {type(error).__name__}: {line} (details are in the server log)"
 
 
+def _models_dir(path) -> Path:
+    return models_dir(path).resolve()
+
+
+def _feedback_path(path) -> Path:
+    return feedback_path(path).resolve()
+
+
+def _plain(value):
+    return os.fspath(value) if isinstance(value, Path) else value
+
+
 def _python_path() -> str:
     inherited = os.environ.get("PYTHONPATH")
     return os.pathsep.join([str(_PROJECT_ROOT), inherited] if inherited else [str(_PROJECT_ROOT)])
 
 
-def _path_or_none(path) -> str | None:
-    return None if path is None else os.fspath(path)
-
-
-def _train_and_report(reports: Connection, work: dict, should_stop: Callable[[], bool]) -> None:
-    """The child's side: do `work` (see `TrainingJob._work_json`), sending (kind, payload)
-    reports: "message"s while preparing the data, then TRAINING, "progress", and last DONE or
-    STOPPED with the saved model, or FAILED with the reason."""
-
-    def send(kind: str, payload=None) -> None:
-        reports.send((kind, payload))
-
+def run_job(spec: JobSpec, send: Callable[..., None], should_stop: Callable[[], bool]) -> None:
+    """The child's side: do what `spec` says, reporting each state as it enters it (see
+    STATE, MESSAGE, PROGRESS), and last DONE or STOPPED with the saved model's name, or
+    FAILED with the reason."""
     try:
-        config = TrainConfig.from_dict(work["config"])
-        mnist = prepare_mnist(work["data_path"], on_progress=lambda text: send("message", text))
-        send(TRAINING)
+        send(STATE, PREPARING)
+        mnist = prepare_mnist(spec.data_path, on_progress=lambda text: send(MESSAGE, text))
+        send(STATE, TRAINING)
         from mnist_core import workflow  # imports TensorFlow
 
         options = {
-            "name": work["name"],
-            "models_dir": work["models_dir"],
-            "on_progress": lambda progress: send("progress", vars(JobProgress.of(progress))),
+            "name": spec.name,
+            "models_dir": spec.models_dir,
+            "on_progress": lambda progress: send(PROGRESS, dataclasses.asdict(progress)),
             "should_stop": should_stop,
+            "on_evaluating": lambda: send(STATE, EVALUATING),
         }
-        if work["fine_tune"]:
-            base = find_model(work["fine_tune"], work["models_dir"])
+        if spec.fine_tune:
+            base = find_model(spec.fine_tune, spec.models_dir)
+            feedback = FeedbackStore.open(spec.feedback_path)
             result, saved = workflow.fine_tune_evaluate_save(
-                base, FeedbackStore.open(), mnist, config, **options
+                base, feedback, mnist, spec.config, **options
             )
         else:
-            result, saved = workflow.train_evaluate_save(config, mnist, **options)
+            result, saved = workflow.train_evaluate_save(spec.config, mnist, **options)
     except Exception as error:
         if not isinstance(error, EXPLAINED_ERRORS):
             _log.exception("training job failed")
-        send(FAILED, {"error": describe_error(error)})
+        send(STATE, FAILED, describe_error(error))
     else:
-        send(STOPPED if result.stopped_early else DONE, {"saved": saved})
+        send(STATE, STOPPED if result.stopped_early else DONE, saved.name)
 
 
-def _child_main(reports_fd: int, work_json: str) -> None:
+def _child_main(reports_fd: int, spec_json: str) -> None:
     stop_requested = threading.Event()
 
     def wait_for_stop() -> None:
@@ -336,7 +376,11 @@ def _child_main(reports_fd: int, work_json: str) -> None:
     threading.Thread(target=wait_for_stop, daemon=True).start()
     # BrokenPipeError: the server has gone, and nobody is left to report to
     with Connection(reports_fd, readable=False) as reports, suppress(BrokenPipeError):
-        _train_and_report(reports, json.loads(work_json), stop_requested.is_set)
+        run_job(
+            JobSpec.from_json(spec_json),
+            lambda *report: reports.send(report),
+            stop_requested.is_set,
+        )
 
 
 if __name__ == "__main__":

@@ -32,9 +32,10 @@ class FineTuned:
     last_drawing_id: int  # it is scored only on the user's drawings newer than this one
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ModelRecord:
-    """How a model was trained and how it scored on the MNIST test set."""
+    """How a model was trained and how it scored on the MNIST test set (eq=False: it holds
+    arrays; compare `to_dict()`)."""
 
     config: TrainConfig
     history: Mapping[str, tuple[float, ...]]  # metric name -> its value after each epoch

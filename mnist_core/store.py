@@ -1,13 +1,15 @@
 """Saved models on disk: `<name>.h5` (the Keras model) beside `<name>.json` (its record).
 
-A model is listed only once its JSON sidecar exists, and both files are written to a
-temporary name and then moved into place, so an interrupted save never shows up half-done.
+A model is listed only once its JSON sidecar (its `record.ModelRecord`) exists, and both files
+are written to a temporary name and then moved into place, so an interrupted save never shows
+up half-done.
 Loading reads the file's layer list first and refuses anything but the plain layers we
 build: no code stored in a model file is ever run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core.files import chosen_path, flush_to_disk, temporary_file, write_atomically
+from mnist_core.record import ModelRecord, RecordError
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MODELS_DIR_ENV_VAR = "MNIST_MODELS_DIR"
@@ -45,29 +48,11 @@ class SavedModel:
 
     name: str
     path: Path  # the .h5 file
-    record: dict
+    record: ModelRecord
 
     @property
     def sidecar_path(self) -> Path:
         return self.path.with_suffix(".json")
-
-    @property
-    def architecture(self) -> str:
-        return self.record.get("config", {}).get("architecture", "?")
-
-    @property
-    def test_accuracy(self) -> float | None:
-        return self.record.get("evaluation", {}).get("accuracy")
-
-    @property
-    def created(self) -> str:
-        return self.record.get("created", "")
-
-    @property
-    def drawings_learnt_up_to(self) -> int:
-        """The id of the last of the user's drawings it was fine-tuned on (0: none), so it is
-        scored only on newer ones."""
-        return self.record.get("fine_tuned", {}).get("last_drawing_id", 0)
 
 
 def models_dir(directory: str | os.PathLike | None = None) -> Path:
@@ -102,9 +87,10 @@ def is_taken(name: str, directory=None) -> bool:
 
 
 def save_model(
-    model, record: dict, name: str, directory=None, *, rename_if_taken: bool = False
+    model, record: ModelRecord, name: str, directory=None, *, rename_if_taken: bool = False
 ) -> SavedModel:
-    """Write `model` and its `record` as `<name>.h5` + `<name>.json`, atomically.
+    """Write `model` and its `record` (stamped with the time and library versions) as
+    `<name>.h5` + `<name>.json`, atomically.
 
     The name is claimed with a hard link, which fails when the file exists, so two saves at
     once never overwrite each other or a model saved before: the later one raises
@@ -117,14 +103,11 @@ def save_model(
         model.save(temp_h5)
         flush_to_disk(temp_h5)
         h5_path = _claim_name(temp_h5, name, rename_if_taken)
-    record = {
-        "format": SIDECAR_FORMAT,
-        "name": h5_path.stem,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": _library_versions(),
-        **record,
-    }
-    _write_json_atomically(h5_path.with_suffix(".json"), record)
+    record = dataclasses.replace(
+        record, created=datetime.now(UTC).replace(microsecond=0), versions=_library_versions()
+    )
+    sidecar = {"format": SIDECAR_FORMAT, "name": h5_path.stem, **record.to_dict()}
+    _write_json_atomically(h5_path.with_suffix(".json"), sidecar)
     return SavedModel(h5_path.stem, h5_path, record)
 
 
@@ -151,22 +134,38 @@ def list_models(directory=None) -> list[SavedModel]:
     remove_leftovers(folder)
     models = []
     for sidecar in folder.glob("*.json"):
-        h5_path = sidecar.with_suffix(".h5")
         try:
-            record = json.loads(sidecar.read_text())
-        except (OSError, ValueError):
-            continue  # unreadable record: not a model we can show
-        if h5_path.is_file() and isinstance(record, dict):
-            models.append(SavedModel(sidecar.stem, h5_path, record))
-    return sorted(models, key=lambda m: (m.created, m.name), reverse=True)
+            models.append(read_saved_model(sidecar.with_suffix(".h5")))
+        except ModelFileError:
+            continue  # a record we cannot read, or a save under way: nothing we can show
+    return sorted(models, key=lambda m: (m.record.created, m.name), reverse=True)
 
 
 def find_model(name: str, directory=None) -> SavedModel:
-    """The saved model called `name`, or ModelFileError."""
-    for saved in list_models(directory):
-        if saved.name == name:
-            return saved
-    raise ModelFileError(f"no saved model named {name!r} in {models_dir(directory)}")
+    """The saved model called `name`, or ModelFileError saying why there is none."""
+    h5_path = models_dir(directory) / f"{check_name(name)}.h5"
+    if not h5_path.with_suffix(".json").is_file():
+        raise ModelFileError(f"no saved model named {name!r} in {models_dir(directory)}")
+    return read_saved_model(h5_path)
+
+
+def read_saved_model(h5_path: str | os.PathLike) -> SavedModel:
+    """The model saved at `h5_path` with the record beside it, or ModelFileError."""
+    h5_path = Path(h5_path)
+    sidecar = h5_path.with_suffix(".json")
+    if not h5_path.is_file():
+        raise ModelFileError(f"no model file at {h5_path}")
+    try:
+        values = json.loads(sidecar.read_text())
+    except FileNotFoundError:
+        raise ModelFileError(f"{h5_path} has no record beside it ({sidecar.name})") from None
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{sidecar} cannot be read: {error}") from None
+    try:
+        record = ModelRecord.from_dict(values)
+    except RecordError as error:
+        raise ModelFileError(f"{sidecar} is not a model record this app reads: {error}") from None
+    return SavedModel(h5_path.stem, h5_path, record)
 
 
 def delete_model(name: str, directory=None) -> None:

@@ -13,6 +13,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import split_validation
 from mnist_core.model import build_model, compile_model
 from mnist_core.pixels import to_unit
+from mnist_core.progress import BATCH, EPOCH, Progress
 
 # Batches run per call into TensorFlow. At batch size 32 the Python overhead of each step
 # dominates; 64 steps per call halves the fit time (bench/train_speed.py) and still reports
@@ -26,30 +27,6 @@ XLA_ARCHITECTURES = frozenset({"mlp"})
 # divides the usual 10,000 (and keras-io's 6,000): one batch shape, one XLA compilation.
 VALIDATION_BATCH_SIZE = 1000
 METRIC_NAMES = ("loss", "accuracy", "val_loss", "val_accuracy")
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where training is: sent after every chunk of batches ("batch") and every epoch ("epoch")."""
-
-    kind: str
-    epoch: int  # 1-based
-    epochs: int
-    batch: int  # batches done in this epoch
-    batches: int  # batches per epoch
-    metrics: dict[str, float]
-    elapsed: float  # seconds since fitting began
-
-    @property
-    def fraction(self) -> float:
-        """Share of the whole run done, in [0, 1]."""
-        return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
-
-    @property
-    def seconds_left(self) -> float | None:
-        """Estimated time to the end at the pace so far, or None before any batch."""
-        done = self.fraction
-        return self.elapsed * (1 - done) / done if done > 0 else None
 
 
 @dataclass
@@ -143,13 +120,13 @@ class _Reporter(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         # with several steps per execution Keras may name a step past the epoch's end
         self.batch = min(batch + 1, self.batches)
-        self._report("batch", self.batch, logs)
+        self._report(BATCH, self.batch, logs)
         if self.should_stop():
             self.stopped = True
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        self._report("epoch", self.batch, logs)
+        self._report(EPOCH, self.batch, logs)
 
     def _report(self, kind, batch, logs):
         metrics = {k: float(v) for k, v in (logs or {}).items() if k in METRIC_NAMES}

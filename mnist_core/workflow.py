@@ -1,6 +1,7 @@
 """Training runs from start to saved model: train (or fine-tune), score on the test set, save.
 
-The CLI and the app both call these, so a model trained either way carries the same record.
+The CLI and the app's training job both call these, so a model trained either way carries the
+same record.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from mnist_core.data import Mnist
 from mnist_core.evaluate import evaluate
 from mnist_core.feedback import FeedbackError, FeedbackStore
 from mnist_core.finetune import DRAWING_SHARE, MIN_DRAWINGS, fine_tune_config, mix_in
+from mnist_core.progress import Progress
+from mnist_core.record import FineTuned, ModelRecord
 from mnist_core.store import (
     SavedModel,
     check_name,
@@ -20,7 +23,7 @@ from mnist_core.store import (
     save_model,
     with_suffix,
 )
-from mnist_core.train import Progress, TrainResult, train
+from mnist_core.train import TrainResult, train
 
 
 def train_evaluate_save(
@@ -31,10 +34,13 @@ def train_evaluate_save(
     models_dir=None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_evaluating: Callable[[], None] | None = None,
 ) -> tuple[TrainResult, SavedModel]:
-    """Train `config` on `mnist`, score it on the 10,000 test images and save both."""
+    """Train `config` on `mnist`, score it on the 10,000 test images and save both.
+
+    `on_evaluating` is called once training has ended, before the (slower) scoring."""
     result = train(config, (mnist.train, mnist.test), on_progress, should_stop)
-    return result, _evaluate_and_save(result, mnist, name, models_dir, {})
+    return result, _evaluate_and_save(result, mnist, name, models_dir, None, on_evaluating)
 
 
 def fine_tune_evaluate_save(
@@ -48,6 +54,7 @@ def fine_tune_evaluate_save(
     models_dir=None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_evaluating: Callable[[], None] | None = None,
 ) -> tuple[TrainResult, SavedModel]:
     """Go on training `base` on MNIST with the user's labelled drawings mixed in, score it on
     the test images and save it as a new model (`<base>-tuned`); `base` stays as it was.
@@ -73,25 +80,30 @@ def fine_tune_evaluate_save(
         should_stop,
         start_from=load_model(base.path),
     )
-    tuned = {"base_model": base.name, "drawings": len(labels), "last_drawing_id": last_id}
-    return result, _evaluate_and_save(result, mnist, name, models_dir, {"fine_tuned": tuned})
+    tuned = FineTuned(base_model=base.name, drawings=len(labels), last_drawing_id=last_id)
+    return result, _evaluate_and_save(result, mnist, name, models_dir, tuned, on_evaluating)
 
 
 def _evaluate_and_save(
-    result: TrainResult, mnist: Mnist, name: str | None, models_dir, extra: dict
+    result: TrainResult,
+    mnist: Mnist,
+    name: str | None,
+    models_dir,
+    fine_tuned: FineTuned | None,
+    on_evaluating: Callable[[], None] | None,
 ) -> SavedModel:
-    x_test, y_test = mnist.test
-    evaluation = evaluate(result.model, x_test, y_test)
-    record = {
-        "config": result.config.to_dict(),
-        "history": result.history,
-        "epochs_run": result.epochs_run,
-        "stopped_early": result.stopped_early,
-        "fit_seconds": result.fit_seconds,
-        "data_source": mnist.source,
-        "evaluation": evaluation.to_dict(),
-        **extra,
-    }
+    if on_evaluating is not None:
+        on_evaluating()
+    record = ModelRecord(
+        config=result.config,
+        history=result.history,
+        evaluation=evaluate(result.model, *mnist.test),
+        epochs_run=result.epochs_run,
+        stopped_early=result.stopped_early,
+        fit_seconds=result.fit_seconds,
+        data_source=mnist.source,
+        fine_tuned=fine_tuned,
+    )
     # A name taken while we trained gets a suffix: never lose the training, nor overwrite.
     name = name or default_name(result.config.architecture)
     return save_model(result.model, record, name, models_dir, rename_if_taken=True)

@@ -10,9 +10,33 @@ import pytest
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist, prepare_mnist, slice_mnist
+from mnist_core.evaluate import Evaluation
+from mnist_core.record import ModelRecord
 
 # Small enough to train in about a second, large enough to learn something (~85-90%).
 SMALL_CONFIG = TrainConfig(epochs=2, validation_size=500, seed=7)
+
+
+def make_record(accuracy: float = 0.5, **changes) -> ModelRecord:
+    """A record for a model that was never trained: for tests of saving and listing."""
+    evaluation = Evaluation(
+        loss=1.0,
+        accuracy=accuracy,
+        confusion=np.zeros((10, 10), np.int64),
+        report={},
+        mistakes=(),
+        count=0,
+    )
+    values = {
+        "config": TrainConfig(),
+        "history": {"loss": [2.0, 1.0]},
+        "evaluation": evaluation,
+        "epochs_run": 2,
+        "stopped_early": False,
+        "fit_seconds": 1.0,
+        "data_source": "nowhere",
+    }
+    return ModelRecord(**{**values, **changes})
 
 
 @pytest.fixture(scope="session")

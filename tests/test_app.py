@@ -49,7 +49,7 @@ def test_picking_another_model_makes_it_active(with_models):
     assert not app.exception
     assert app.session_state["active_model"] == "tiny-a"
     assert app.sidebar.selectbox[0].value == "tiny-a"
-    assert app.sidebar.metric[1].value == f"{find_model('tiny-a').test_accuracy:.2%}"
+    assert app.sidebar.metric[1].value == f"{find_model('tiny-a').record.evaluation.accuracy:.2%}"
 
 
 def test_a_model_deleted_elsewhere_hands_over_to_the_newest(with_models):

@@ -31,9 +31,7 @@ def test_loads_a_saved_model_and_reads_test_digits(saved_small_model, small_mnis
     probabilities = classifier.probabilities(x / 255.0)
     assert probabilities.shape == (len(x), 10)
     np.testing.assert_allclose(probabilities, result.model.predict(x / 255.0, verbose=0), atol=1e-5)
-    assert (probabilities.argmax(1) == y).mean() == pytest.approx(
-        saved.record["evaluation"]["accuracy"]
-    )
+    assert (probabilities.argmax(1) == y).mean() == pytest.approx(saved.record.evaluation.accuracy)
 
 
 @pytest.mark.parametrize("shape", [(28,), (27, 28), (2, 3, 28, 28), (1, 28, 29)])

@@ -134,7 +134,7 @@ def test_saves_into_the_models_folder_by_default(small_npz, tmp_path):
     )
     assert process.returncode == 0, process.stderr
     (saved,) = list_models(tmp_path)
-    assert saved.name.startswith("mlp-") and saved.record["epochs_run"] == 1
+    assert saved.name.startswith("mlp-") and saved.record.epochs_run == 1
 
 
 @pytest.mark.parametrize(

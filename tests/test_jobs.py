@@ -10,13 +10,17 @@ import pytest
 from mnist_core import jobs
 from mnist_core.config import TrainConfig
 from mnist_core.finetune import fine_tune_config
-from mnist_core.jobs import JobRunner
+from mnist_core.jobs import JobRunner, JobSpec
 from mnist_core.store import list_models, load_model
 
 from .conftest import SMALL_CONFIG
 
 JOB_TIMEOUT_S = 300  # a hung job fails the test instead of hanging the run
 STATE_ORDER = [jobs.PREPARING, jobs.TRAINING, jobs.EVALUATING, jobs.DONE]
+
+
+def spec(config, data_path, models_dir, **options) -> JobSpec:
+    return JobSpec.of(config, data_path=data_path, models_dir=models_dir, **options)
 
 
 def _finished(job):
@@ -27,7 +31,7 @@ def _finished(job):
 def test_trains_in_the_background_reporting_progress_then_saves(small_npz, tmp_path):
     runner = JobRunner()
     assert runner.current() is None
-    job, started = runner.start(SMALL_CONFIG, data_path=small_npz, models_dir=tmp_path)
+    job, started = runner.start(spec(SMALL_CONFIG, small_npz, tmp_path))
     assert started and runner.current() is job
 
     states = [job.snapshot().state]
@@ -44,9 +48,9 @@ def test_trains_in_the_background_reporting_progress_then_saves(small_npz, tmp_p
     assert snapshot.epochs_done == 2
     saved = snapshot.saved
     assert [m.name for m in list_models(tmp_path)] == [saved.name]
-    assert {k: list(v) for k, v in snapshot.history.items()} == saved.record["history"]
-    assert saved.record["epochs_run"] == 2 and not saved.record["stopped_early"]
-    assert saved.record["config"] == SMALL_CONFIG.to_dict()
+    assert dict(snapshot.history) == dict(saved.record.history)
+    assert saved.record.epochs_run == 2 and not saved.record.stopped_early
+    assert saved.record.config == SMALL_CONFIG
     assert snapshot.started <= snapshot.finished
     assert runner.current() is job  # the finished job stays visible
 
@@ -59,8 +63,8 @@ def test_trains_in_the_background_reporting_progress_then_saves(small_npz, tmp_p
 def test_one_job_at_a_time_and_stop_keeps_what_was_learned(small_npz, tmp_path):
     runner = JobRunner()
     long_run = TrainConfig(epochs=50, validation_size=500)
-    job, started = runner.start(long_run, data_path=small_npz, models_dir=tmp_path)
-    second, second_started = runner.start(SMALL_CONFIG, data_path=small_npz, models_dir=tmp_path)
+    job, started = runner.start(spec(long_run, small_npz, tmp_path))
+    second, second_started = runner.start(spec(SMALL_CONFIG, small_npz, tmp_path))
     assert started and not second_started and second is job
 
     job.stop()  # before the first batch ends: training stops inside epoch 1
@@ -68,12 +72,12 @@ def test_one_job_at_a_time_and_stop_keeps_what_was_learned(small_npz, tmp_path):
     assert snapshot.state == jobs.STOPPED and snapshot.stop_requested
     assert snapshot.epochs_done == 1
     record = snapshot.saved.record
-    assert record["stopped_early"] and record["epochs_run"] == 1 < long_run.epochs
-    assert record["evaluation"]["accuracy"] > 0.1  # scored on the test images, as when done
+    assert record.stopped_early and record.epochs_run == 1 < long_run.epochs
+    assert record.evaluation.accuracy > 0.1  # scored on the test images, as when done
     assert [m.name for m in list_models(tmp_path)] == [snapshot.saved.name]
 
     after, after_started = runner.start(
-        TrainConfig(epochs=1, validation_size=0), data_path=small_npz, models_dir=tmp_path
+        spec(TrainConfig(epochs=1, validation_size=0), small_npz, tmp_path)
     )
     assert after_started and after is not job and runner.current() is after
     assert _finished(after).state == jobs.DONE
@@ -88,7 +92,7 @@ def test_sessions_pressing_train_at_once_start_one_job(small_npz, tmp_path):
 
     def press_train() -> None:
         start.wait()
-        answers.append(runner.start(SMALL_CONFIG, data_path=small_npz, models_dir=tmp_path))
+        answers.append(runner.start(spec(SMALL_CONFIG, small_npz, tmp_path)))
 
     threads = [threading.Thread(target=press_train) for _ in range(sessions)]
     for thread in threads:
@@ -118,7 +122,7 @@ def test_a_failing_job_says_why_and_saves_nothing(small_npz, tmp_path, data, con
     if data != "small":
         data_path.write_text("these are not digits")
 
-    job, _ = JobRunner().start(config, data_path=data_path, models_dir=models)
+    job, _ = JobRunner().start(spec(config, data_path, models))
     snapshot = _finished(job)
 
     assert snapshot.state == jobs.FAILED and snapshot.saved is None
@@ -132,7 +136,7 @@ def test_a_fine_tuning_job_without_enough_drawings_says_so(saved_small_model, sm
     shutil.copytree(base.path.parent, models)
     config = fine_tune_config(base, epochs=1, learning_rate=1e-4)
 
-    job, _ = JobRunner().start(config, data_path=small_npz, models_dir=models, fine_tune="small")
+    job, _ = JobRunner().start(spec(config, small_npz, models, fine_tune="small"))
     snapshot = _finished(job)
 
     assert snapshot.state == jobs.FAILED and snapshot.fine_tune == "small"
@@ -155,7 +159,7 @@ def test_a_training_process_that_dies_midway_fails_the_job_and_keeps_older_model
     models = tmp_path / "models"
     shutil.copytree(older.path.parent, models)
     config = TrainConfig(epochs=50, validation_size=500)
-    job, _ = JobRunner().start(config, data_path=small_npz, models_dir=models)
+    job, _ = JobRunner().start(spec(config, small_npz, models))
     while job.snapshot().progress is None:  # until it is training
         assert not job.wait(0.05), "the job ended before it trained"
     job._child.kill()  # as the kernel's out-of-memory killer would
@@ -171,9 +175,10 @@ def test_a_training_process_that_dies_midway_fails_the_job_and_keeps_older_model
 WATCH_A_JOB = """
 import sys
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import JobRunner
-job, _ = JobRunner().start(TrainConfig(epochs=1, validation_size=500), data_path=sys.argv[1],
-                           models_dir=sys.argv[2])
+from mnist_core.jobs import JobRunner, JobSpec
+spec = JobSpec.of(TrainConfig(epochs=1, validation_size=500), data_path=sys.argv[1],
+                  models_dir=sys.argv[2])
+job, _ = JobRunner().start(spec)
 assert job.wait(300)
 print(job.snapshot().state, job.snapshot().progress.fraction, "keras" in sys.modules)
 """
@@ -189,3 +194,28 @@ def test_the_server_side_of_a_job_never_imports_keras(small_npz, tmp_path):
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert watched.stdout.split() == ["done", "1.0", "False"], watched.stderr
+
+
+def test_a_report_the_server_does_not_know_fails_the_job_and_ends_the_child(tmp_path):
+    """The protocol is closed: a report of an unknown kind is an error, never a final state."""
+    job = jobs.TrainingJob(spec(SMALL_CONFIG, None, tmp_path))
+    job._child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], stdin=subprocess.PIPE
+    )
+
+    job._apply("celebrate", ["it trained"])
+
+    snapshot = job.snapshot()
+    assert snapshot.state == jobs.FAILED and snapshot.is_finished and job.wait(0)
+    assert snapshot.error == "the training process sent an unknown report 'celebrate'"
+    assert job._child.poll() is not None  # ended, not left running
+
+
+def test_the_spec_reaches_the_child_as_it_was_with_every_path_resolved(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "mine.sqlite"))
+    monkeypatch.chdir(tmp_path)
+    job_spec = JobSpec.of(SMALL_CONFIG, fine_tune="base", name="next", models_dir="models")
+
+    assert job_spec.models_dir == tmp_path / "models"
+    assert job_spec.feedback_path == tmp_path / "mine.sqlite"  # not left to the environment
+    assert JobSpec.from_json(job_spec.to_json()) == job_spec

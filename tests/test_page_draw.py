@@ -16,13 +16,14 @@ import pytest
 from PIL import Image
 
 from app_pages.feedback_ui import export_bytes, import_bytes
-from app_pages.training_ui import job_runner
+from app_pages.training_job import job_runner
 from mnist_core.classify import Classifier
 from mnist_core.config import TrainConfig
 from mnist_core.feedback import FeedbackError, FeedbackStore
 from mnist_core.finetune import FINE_TUNE_EPOCHS, MIN_DRAWINGS
 from mnist_core.pixels import to_pixels
 from mnist_core.preprocess import to_mnist
+from mnist_core.record import FineTuned
 from mnist_core.store import list_models
 from mnist_core.strokes import render_strokes
 from tests.app_support import open_page, train_tiny
@@ -200,7 +201,7 @@ def test_without_a_model_one_click_trains_the_reference_model(models_dir, monkey
     next(b for b in app.button if b.label == "Train the reference model").click().run()
 
     job = job_runner().current()
-    assert job.config == TrainConfig()
+    assert job.spec.config == TrainConfig()
     assert job.wait(timeout=300)
     assert not app.exception
     assert app.title[0].value == "Train"  # the page that shows the job's progress
@@ -301,7 +302,7 @@ def test_fine_tuning_waits_for_enough_drawings_then_runs_as_the_job(
     button(app, "Fine-tune tiny").click().run()
 
     job = job_runner().current()
-    assert job.fine_tune == "tiny" and job.config.epochs == FINE_TUNE_EPOCHS
+    assert job.spec.fine_tune == "tiny" and job.spec.config.epochs == FINE_TUNE_EPOCHS
     assert job.wait(timeout=300)
     assert not app.exception
     assert app.title[0].value == "Train"  # the page that shows the job's progress
@@ -311,11 +312,7 @@ def test_fine_tuning_waits_for_enough_drawings_then_runs_as_the_job(
     assert any(about in caption.value for caption in app.caption)
     tuned = job.snapshot().saved
     assert tuned.name == "tiny-tuned"
-    assert tuned.record["fine_tuned"] == {
-        "base_model": "tiny",
-        "drawings": MIN_DRAWINGS,
-        "last_drawing_id": store.last_id(),
-    }
+    assert tuned.record.fine_tuned == FineTuned("tiny", MIN_DRAWINGS, store.last_id())
     assert sorted(saved.name for saved in list_models()) == ["tiny", "tiny-tuned"]
 
 

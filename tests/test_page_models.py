@@ -65,7 +65,9 @@ def test_lists_every_model_with_what_tells_them_apart(with_models):
         "Name", "Trained", "Architecture", "Epochs", "Test accuracy", "Stopped early"
     ]  # fmt: skip
     saved = find_model("tiny-b")
-    assert table["Test accuracy"][0] == pytest.approx(100 * saved.test_accuracy)  # percent
+    assert table["Test accuracy"][0] == pytest.approx(
+        100 * saved.record.evaluation.accuracy
+    )  # percent
     assert list(table["Epochs"]) == [1, 1]
     assert not table["Stopped early"].any()
 
@@ -77,7 +79,7 @@ def test_the_selected_model_shows_its_results_from_its_record(with_models):
 
     assert not app.exception
     accuracy = next(m for m in app.metric if m.label == "Test accuracy" and m.key is None)
-    assert accuracy.value == f"{find_model('tiny-a').test_accuracy:.2%}"
+    assert accuracy.value == f"{find_model('tiny-a').record.evaluation.accuracy:.2%}"
     assert [tab.label for tab in app.tabs] == [
         "Learning curves", "Confusion matrix", "Per-class report", "Misclassified digits"
     ]  # fmt: skip
@@ -157,9 +159,9 @@ def test_shows_drawn_digit_accuracy_beside_mnist_accuracy(with_models, tiny_draw
     assert not app.exception
     saved = find_model("tiny-a")
     drawn = evaluate_drawn(Classifier.load(saved.path), load_drawn_set(drawn_set))
-    assert metric(app, "MNIST test digits").value == f"{saved.test_accuracy:.2%}"
+    assert metric(app, "MNIST test digits").value == f"{saved.record.evaluation.accuracy:.2%}"
     assert metric(app, "Drawn digits").value == f"{drawn.accuracy:.2%}"
-    points = 100 * (drawn.accuracy - saved.test_accuracy)
+    points = 100 * (drawn.accuracy - saved.record.evaluation.accuracy)
     assert metric(app, "Drawn digits").delta == f"{points:+.1f} points vs MNIST"
     assert metric(app, "Your drawings").value == "none yet"
     assert any("30 digits drawn" in caption.value for caption in app.caption)

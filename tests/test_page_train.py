@@ -8,8 +8,9 @@ leaves no job running behind it.
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.training_ui import job_runner
+from app_pages.training_job import job_runner
 from mnist_core.config import BOUNDS, PRESETS, TrainConfig
+from mnist_core.jobs import JobSpec
 from mnist_core.store import list_models
 from tests.app_support import open_page
 
@@ -127,14 +128,14 @@ def test_trains_a_tiny_model_and_shows_its_results(models_dir, small_data):
     assert page.get("download_button")
 
     [saved] = list_models()
-    assert saved.record["config"]["epochs"] == 1
+    assert saved.record.config.epochs == 1
     assert page.session_state["active_model"] == saved.name
     assert f"Saved as **{saved.name}**, now the active model." == page.success[0].value
 
 
 def test_another_session_sees_the_running_job_and_stops_it(models_dir, small_data):
     page = _page()  # an idle form, drawn before the other session starts its job
-    job, _ = job_runner().start(LONG_RUN)
+    job, _ = job_runner().start(JobSpec.of(LONG_RUN))
     page = _train(page, epochs=1)  # too late: the page shows the other job instead
     assert job_runner().current() is job
     _assert_shows_running_job(page)
@@ -146,7 +147,7 @@ def test_another_session_sees_the_running_job_and_stops_it(models_dir, small_dat
     page = _after_job(page)
     assert job.snapshot().stop_requested
     [saved] = list_models()
-    assert saved.record["stopped_early"] and _metrics(page)["Epochs"] == "1"
+    assert saved.record.stopped_early and _metrics(page)["Epochs"] == "1"
     assert page.warning[0].value.startswith("Stopped at epoch 1 of 50")
     assert page.session_state["active_model"] == saved.name  # it watched the job end
 
@@ -159,7 +160,7 @@ def _assert_shows_running_job(page: AppTest) -> None:
 
 def test_progress_survives_switching_pages(models_dir, small_data):
     page = _page()
-    job, _ = job_runner().start(LONG_RUN)
+    job, _ = job_runner().start(JobSpec.of(LONG_RUN))
     page.run()
     _assert_shows_running_job(page)
     page.switch_page("app_pages/draw.py").run()

@@ -13,20 +13,21 @@ from mnist_core.config import TrainConfig
 from mnist_core.model import build_model
 from mnist_core.store import ModelFileError
 
+from .conftest import make_record
+
 
 def _save(name, directory, accuracy=0.5):
-    return store.save_model(
-        build_model(TrainConfig()), {"evaluation": {"accuracy": accuracy}}, name, directory
-    )
+    return store.save_model(build_model(TrainConfig()), make_record(accuracy), name, directory)
 
 
 def test_saves_h5_and_sidecar_and_loads_back(models_dir):
     model = build_model(TrainConfig())
-    saved = store.save_model(model, {"config": TrainConfig().to_dict()}, "first")
+    saved = store.save_model(model, make_record(), "first")
     assert saved.path == models_dir / "first.h5" and saved.sidecar_path.is_file()
     record = json.loads(saved.sidecar_path.read_text())
     assert record["name"] == "first" and record["versions"]["keras"] == keras.__version__
     assert record["config"]["epochs"] == 10 and record["created"]
+    assert store.find_model("first").record.to_dict() == saved.record.to_dict()
 
     loaded = store.load_model(saved.path)
     images = np.random.default_rng(0).random((3, 28, 28))
@@ -41,7 +42,7 @@ def test_lists_newest_first_and_finds_and_deletes(models_dir):
     record["created"] = "2999-01-01T00:00:00+00:00"
     newer.sidecar_path.write_text(json.dumps(record))
     assert [m.name for m in store.list_models()] == ["newer", "older"]
-    assert store.find_model("older").test_accuracy == 0.5
+    assert store.find_model("older").record.evaluation.accuracy == 0.5
 
     store.delete_model("newer")
     assert [m.name for m in store.list_models()] == ["older"]
@@ -64,8 +65,8 @@ def test_a_taken_name_gets_a_suffix_when_asked(models_dir):
     orphan = models_dir / "run-2.h5"  # a save under way: its record is not written yet
     orphan.write_bytes(b"claimed")
     model = build_model(TrainConfig())
-    saved = store.save_model(model, {}, "run", None, rename_if_taken=True)
-    assert saved.name == "run-3" and saved.record["name"] == "run-3"
+    saved = store.save_model(model, make_record(), "run", None, rename_if_taken=True)
+    assert saved.name == "run-3" and json.loads(saved.sidecar_path.read_text())["name"] == "run-3"
     assert orphan.read_bytes() == b"claimed"
     assert [m.name for m in store.list_models()] == ["run-3", "run"]
 
@@ -73,7 +74,8 @@ def test_a_taken_name_gets_a_suffix_when_asked(models_dir):
 def test_a_taken_name_of_the_longest_length_is_shortened_to_fit_its_suffix(models_dir):
     longest = "m" * store.MAX_NAME_LENGTH
     _save(longest, None)
-    saved = store.save_model(build_model(TrainConfig()), {}, longest, None, rename_if_taken=True)
+    model = build_model(TrainConfig())
+    saved = store.save_model(model, make_record(), longest, None, rename_if_taken=True)
     assert saved.name == "m" * (store.MAX_NAME_LENGTH - 2) + "-2"
     assert sorted(m.name for m in store.list_models()) == [saved.name, longest]
 
@@ -88,7 +90,8 @@ def test_saves_at_once_under_one_name_never_overwrite(models_dir):
     def save(index: int) -> None:
         start.wait()
         try:
-            outcomes[index] = store.save_model(models[index], {"index": index}, "shared")
+            record = make_record(data_source=f"thread {index}")
+            outcomes[index] = store.save_model(models[index], record, "shared")
         except ModelFileError as error:
             outcomes[index] = error
 
@@ -101,7 +104,7 @@ def test_saves_at_once_under_one_name_never_overwrite(models_dir):
     assert len(winners) == 1, outcomes
     assert all("already exists" in str(outcomes[n]) for n in outcomes if n not in winners)
     (saved,) = store.list_models()
-    assert saved.record["index"] == winners[0]
+    assert saved.record.data_source == f"thread {winners[0]}"
     assert store.load_model(saved.path).count_params() == models[winners[0]].count_params()
     assert sorted(os.listdir(models_dir)) == ["shared.h5", "shared.json"]
 
@@ -133,8 +136,9 @@ def test_a_save_killed_midway_leaves_the_listing_intact(models_dir, dies_at):
     killer = (
         "import os, mnist_core.store as s\n"
         "from mnist_core.model import build_model\n"
+        "from tests.conftest import make_record\n"
         f"{dies_at} = lambda *a: os._exit(9)\n"
-        f"s.save_model(build_model(), {{}}, 'doomed', {str(models_dir)!r})\n"
+        f"s.save_model(build_model(), make_record(), 'doomed', {str(models_dir)!r})\n"
     )
     process = subprocess.run([sys.executable, "-c", killer], capture_output=True)
     assert process.returncode == 9
@@ -143,6 +147,81 @@ def test_a_save_killed_midway_leaves_the_listing_intact(models_dir, dies_at):
     store.load_model(models_dir / "kept.h5")
     with pytest.raises(ModelFileError, match="already exists"):
         _save("kept", None)
+
+
+# A sidecar exactly as the previous version of the app wrote it (its mistakes list cut short).
+PREVIOUS_VERSION_SIDECAR = {
+    "format": 1,
+    "name": "old",
+    "created": "2026-11-28T10:15:00+00:00",
+    "versions": {"python": "3.11.9", "tensorflow": "2.21.0", "keras": "3.15.1"},
+    "config": {
+        "architecture": "mlp",
+        "epochs": 2,
+        "batch_size": 32,
+        "hidden_units": 128,
+        "dropout": 0.2,
+        "learning_rate": 0.001,
+        "validation_size": 10000,
+        "seed": 42,
+        "augment": False,
+    },
+    "history": {"loss": [0.5, 0.3], "accuracy": [0.9, 0.95]},
+    "epochs_run": 2,
+    "stopped_early": False,
+    "fit_seconds": 12.5,
+    "data_source": "cache data/mnist.npz",
+    "evaluation": {
+        "loss": 0.1,
+        "accuracy": 0.97,
+        "count": 10000,
+        "confusion": [[1000 if r == c else 0 for c in range(10)] for r in range(10)],
+        "report": {str(d): {"precision": 0.9, "recall": 0.9, "f1": 0.9, "support": 1000}
+                   for d in range(10)},
+        "mistakes": [],
+    },
+    "fine_tuned": {"base_model": "older", "drawings": 12, "last_drawing_id": 40},
+}  # fmt: skip
+
+
+def test_a_record_written_by_the_previous_version_loads(models_dir):
+    _save("old", None)
+    (models_dir / "old.json").write_text(json.dumps(PREVIOUS_VERSION_SIDECAR))
+
+    record = store.find_model("old").record
+
+    assert record.config == TrainConfig(epochs=2)
+    assert record.history["accuracy"] == (0.9, 0.95) and record.epochs_run == 2
+    assert record.evaluation.accuracy == 0.97 and record.evaluation.confusion[3, 3] == 1000
+    assert record.created.isoformat() == "2026-11-28T10:15:00+00:00"
+    assert record.fine_tuned.base_model == "older" and record.drawings_learnt_up_to == 40
+    unchanged = {k: v for k, v in PREVIOUS_VERSION_SIDECAR.items() if k not in ("format", "name")}
+    assert record.to_dict() == unchanged
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"evaluation": None}, "has no 'evaluation'"),
+        ({"history": [1, 2]}, "its 'history' cannot be read"),
+        ({"created": "last tuesday"}, "its 'created' cannot be read"),
+        ({"config": {**PREVIOUS_VERSION_SIDECAR["config"], "epochs": 0}}, "epochs must be"),
+    ],
+)
+def test_a_record_that_cannot_be_read_is_refused_by_name_and_not_listed(
+    models_dir, change, message
+):
+    _save("good", None)
+    _save("broken", None)
+    sidecar = {key: value for key, value in {**PREVIOUS_VERSION_SIDECAR, **change}.items()}
+    (models_dir / "broken.json").write_text(json.dumps(sidecar))
+
+    assert [m.name for m in store.list_models()] == ["good"]
+    with pytest.raises(ModelFileError, match=rf"broken\.json is not a model record .*{message}"):
+        store.find_model("broken")
+    (models_dir / "broken.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match=r"broken\.json cannot be read"):
+        store.find_model("broken")
 
 
 def test_refuses_files_that_are_not_models(tmp_path):

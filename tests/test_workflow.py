@@ -10,6 +10,7 @@ from mnist_core.drawn import build_drawn_set
 from mnist_core.evaluate import score_classifier
 from mnist_core.feedback import FeedbackError, FeedbackStore, evaluate_feedback
 from mnist_core.finetune import MIN_DRAWINGS, mix_in
+from mnist_core.record import FineTuned
 from mnist_core.store import list_models
 from mnist_core.workflow import fine_tune_evaluate_save
 
@@ -49,22 +50,18 @@ def test_fine_tuning_learns_the_users_drawings_and_keeps_the_base(
     )
 
     assert tuned.name == "small-tuned" and [m.name for m in list_models(tmp_path)] == [tuned.name]
-    assert tuned.record["fine_tuned"] == {
-        "base_model": "small",
-        "drawings": 60,
-        "last_drawing_id": store.last_id(),
-    }
-    assert tuned.record["config"]["learning_rate"] == 1e-4 and result.epochs_run == 3
+    assert tuned.record.fine_tuned == FineTuned("small", 60, store.last_id())
+    assert tuned.record.config.learning_rate == 1e-4 and result.epochs_run == 3
     assert base.path.read_bytes() == base_bytes  # the base model is left as it was
     classifier = Classifier.load(tuned.path)
     after = score_classifier(classifier, drawn.digits, drawn.labels).accuracy
     assert after >= before + 0.1, (before, after)  # 0.75 -> 0.9 measured
     # it still reads MNIST about as well as before
-    assert tuned.record["evaluation"]["accuracy"] >= base.record["evaluation"]["accuracy"] - 0.03
+    assert tuned.record.evaluation.accuracy >= base.record.evaluation.accuracy - 0.03
     # "your drawings" then scores it only on drawings made after it was tuned
     assert evaluate_feedback(classifier, store, after_id=store.last_id()) is None
     store.add(drawn.digits[0], None, int(drawn.labels[0]), 0, 0.5, "small-tuned")
-    newer = evaluate_feedback(classifier, store, tuned.record["fine_tuned"]["last_drawing_id"])
+    newer = evaluate_feedback(classifier, store, tuned.record.drawings_learnt_up_to)
     assert newer.count == 1
 
 

@@ -19,7 +19,7 @@ def test_shows_a_saved_models_scores_and_charts(app_page, reference_model):
     )
 
     accuracy = metric(page, "Test accuracy").get_by_test_id("stMetricValue")
-    expect(accuracy).to_have_text(f"{reference_model.test_accuracy:.2%}")
+    expect(accuracy).to_have_text(f"{reference_model.record.evaluation.accuracy:.2%}")
     expect(open_tab(page, "Learning curves").get_by_test_id("stImage")).to_be_visible()
     expect(open_tab(page, "Confusion matrix").get_by_test_id("stImage")).to_be_visible()
     screenshot(page, "models")

@@ -4,6 +4,7 @@ while another session reads with it, and a tab closed while its model trains."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from mnist_core.classify import Classifier
-from mnist_core.store import SavedModel, list_models, load_model, save_model
+from mnist_core.store import SavedModel, list_models, load_model, read_saved_model, save_model
 from tests.e2e.browser import (
     DIGIT_STROKES,
     MODEL_PICKER,
@@ -41,8 +42,6 @@ TRAINING_PROCESS = "mnist_core.jobs"  # in the command line of a training job's 
 SMALL_RUN = {"Validation images": 500}  # the server trains on a 3000-image slice
 DRAWERS = 10
 DIGITS = (0, 1, 7)
-# What save_model writes itself and a copy of a model does not keep.
-RECORD_STAMPS = ("format", "name", "versions")
 OpenSessions = Callable[[int], list[Page]]
 
 
@@ -76,8 +75,13 @@ def new_sessions(browser: Browser, server: StreamlitServer) -> Iterator[OpenSess
 def doomed_model(reference_model: SavedModel, models_folder: Path) -> SavedModel:
     """The reference model saved again under another name, for a test to delete. It keeps the
     reference's date, so it is not the newest model, the one a session starts with."""
-    record = {k: v for k, v in reference_model.record.items() if k not in RECORD_STAMPS}
-    return save_model(load_model(reference_model.path), record, "doomed", models_folder)
+    doomed = save_model(
+        load_model(reference_model.path), reference_model.record, "doomed", models_folder
+    )
+    sidecar = json.loads(doomed.sidecar_path.read_text())
+    sidecar["created"] = reference_model.record.created.isoformat()
+    doomed.sidecar_path.write_text(json.dumps(sidecar))
+    return read_saved_model(doomed.path)
 
 
 def click_at_once(buttons: list[Locator], delay_s: float = 1.0) -> None:
@@ -200,8 +204,8 @@ def test_training_goes_on_after_its_tab_is_closed(new_sessions, server, models_f
     (name,) = model_names(models_folder) - before
     assert name in ended
     saved = next(saved for saved in list_models(models_folder) if saved.name == name)
-    assert saved.record["epochs_run"] == epochs
-    assert not saved.record["stopped_early"]
+    assert saved.record.epochs_run == epochs
+    assert not saved.record.stopped_early
     Classifier.load(saved.path)
     go_to(watcher, "Models")
     pick_model(watcher, name, main(watcher).get_by_role("combobox", name="Model", exact=True))

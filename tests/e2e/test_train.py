@@ -58,9 +58,9 @@ def test_small_run_shows_progress_curves_and_test_results(app_page, models_folde
 
     newest = list_models(models_folder)[0]
     assert newest.name in ended
-    assert newest.record["config"]["epochs"] == 2
-    assert newest.record["config"]["validation_size"] == 500
-    assert not newest.record["stopped_early"]
+    assert newest.record.config.epochs == 2
+    assert newest.record.config.validation_size == 500
+    assert not newest.record.stopped_early
 
 
 def test_stop_ends_a_long_run_and_keeps_what_it_learned(app_page, models_folder):
@@ -84,5 +84,5 @@ def test_stop_ends_a_long_run_and_keeps_what_it_learned(app_page, models_folder)
 
     newest = list_models(models_folder)[0]
     assert newest.name in ended
-    assert newest.record["stopped_early"]
-    assert newest.record["epochs_run"] == int(stopped[1]) < 50
+    assert newest.record.stopped_early
+    assert newest.record.epochs_run == int(stopped[1]) < 50

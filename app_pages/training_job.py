@@ -1,4 +1,4 @@
-"""The training-job machinery of the UI, shared by the Train and Draw pages.
+"""This session's link to the server's one training job, shared by the Train and Draw pages.
 
 The server has one `JobRunner`, so every session sees the same job. A session that starts a
 job, or watches one run, makes its model the active one when it ends.
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import set_active_model
+from app_pages.active_model import set_active_model
 from mnist_core.config import TrainConfig
 from mnist_core.finetune import fine_tune_config
-from mnist_core.jobs import JobRunner, JobSnapshot, TrainingJob
+from mnist_core.jobs import JobRunner, JobSnapshot, JobSpec, TrainingJob
 from mnist_core.store import SavedModel
 
+TRAIN_PAGE = "app_pages/train.py"  # where a job's progress shows
 _FOLLOWED_JOB = "followed_training_job"  # id of the job whose model this session will activate
 
 
@@ -23,24 +24,19 @@ def job_runner() -> JobRunner:
     return JobRunner()
 
 
-def start_training(config: TrainConfig, **job_options) -> tuple[TrainingJob, bool]:
-    """Start training `config`: (the new job, True), or (the job already running, False).
-
-    Either way this session follows the job it gets back."""
-    job, started = job_runner().start(config, **job_options)
+def start_training(
+    config: TrainConfig, *, fine_tune: str | None = None
+) -> tuple[TrainingJob, bool]:
+    """Start training `config` (going on from the saved model `fine_tune`, if named): (the new
+    job, True), or (the job already running, False). Either way this session follows it."""
+    job, started = job_runner().start(JobSpec.of(config, fine_tune=fine_tune))
     follow(job)
     return job, started
 
 
 def start_fine_tuning(base: SavedModel) -> tuple[TrainingJob, bool]:
-    """Fine-tune `base` on MNIST and the user's drawings, as `start_training` does; a
-    ModelFileError if its record lacks the settings to go on from."""
+    """Fine-tune `base` on MNIST and the user's drawings, as `start_training` does."""
     return start_training(fine_tune_config(base), fine_tune=base.name)
-
-
-def start_reference_training() -> tuple[TrainingJob, bool]:
-    """Train the reference model (TrainConfig's defaults), as `start_training` does."""
-    return start_training(TrainConfig())
 
 
 def follow(job: TrainingJob) -> None:

@@ -1,0 +1,84 @@
+"""Which saved model this session uses, its classifier (loaded once for all sessions), and the
+sidebar that shows it and picks another.
+
+The active model's name lives in `st.session_state[ACTIVE_MODEL]`; when it is missing, or
+names a model that no longer exists (another session may have deleted it), the newest saved
+model is active. The app imports this at start, so it stays light: no Keras, no matplotlib.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.classify import Classifier
+from mnist_core.store import ModelFileError, SavedModel, list_models
+
+ACTIVE_MODEL = "active_model"
+_PICKER = "model_picker"
+
+
+def active_model(models: list[SavedModel]) -> SavedModel | None:
+    """The model the user picked, else the newest of `models` (newest first), else None."""
+    name = st.session_state.get(ACTIVE_MODEL)
+    picked = next((saved for saved in models if saved.name == name), None)
+    return picked or (models[0] if models else None)
+
+
+def set_active_model(name: str | None) -> None:
+    """Make `name` the active model; None falls back to the newest."""
+    if name is None:
+        st.session_state.pop(ACTIVE_MODEL, None)
+    else:
+        st.session_state[ACTIVE_MODEL] = name
+
+
+def describe(saved: SavedModel) -> str:
+    """One line a person can pick a model by: "mlp-20261128-101500 · MLP · 97.9%"."""
+    record = saved.record
+    return f"{saved.name} · {record.config.architecture.upper()} · {record.evaluation.accuracy:.1%}"
+
+
+def load_classifier(saved: SavedModel) -> Classifier:
+    """The model's classifier, read from disk once per file version and shared by all sessions.
+
+    Raises `store.ModelFileError` when the file is unsafe, broken or gone."""
+    return cached_classifier(str(saved.path), file_version(saved))
+
+
+def file_version(saved: SavedModel) -> int:
+    """The `.h5` file's mtime: a model saved again under its name is read again."""
+    try:
+        return saved.path.stat().st_mtime_ns
+    except OSError:
+        raise ModelFileError(f"{saved.path} no longer exists") from None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def cached_classifier(path: str, version: int) -> Classifier:
+    """`version` (see `file_version`) is part of the cache key."""
+    return Classifier.load(path)
+
+
+def model_sidebar() -> None:
+    """The active model and a picker for another one, or what to do when there is none."""
+    models = list_models()
+    saved = active_model(models)
+    with st.sidebar:
+        st.subheader("Active model")
+        if saved is None:
+            st.info("No saved model yet. Train one on the **Train** page; it becomes active here.")
+            return
+        st.session_state[_PICKER] = saved.name
+        st.selectbox(
+            "Active model",
+            [m.name for m in models],
+            key=_PICKER,
+            on_change=lambda: set_active_model(st.session_state[_PICKER]),
+            label_visibility="collapsed",
+            help="The model the Draw page uses: the newest one unless you pick another.",
+        )
+        record = saved.record
+        left, right = st.columns(2)
+        left.metric("Architecture", record.config.architecture.upper())
+        right.metric("Test accuracy", f"{record.evaluation.accuracy:.2%}")
+        st.caption(f"Trained on {record.created:%d %b %Y, %H:%M} UTC.")

@@ -264,7 +264,7 @@ def _drawn_set_version() -> tuple[str, int]:
 def _drawn_evaluation(
     model_path: str, model_version: int, set_path: str, set_version: int
 ) -> Evaluation:
-    """A model's evaluation on the drawn set, once per version of each (seconds for a CNN)."""
+    """A model's evaluation on the drawn set, once per version of each (slow for a CNN)."""
     from mnist_core.evaluate import score_classifier
 
     digits, labels = _drawn_digits(set_path, set_version)
@@ -274,8 +274,8 @@ def _drawn_evaluation(
 @st.cache_resource(max_entries=1, show_spinner=False)
 def _drawn_digits(path: str, version: int) -> tuple[np.ndarray, np.ndarray]:
     """The drawn set's canvases prepared as the Draw page prepares a drawing, and their labels,
-    shared by all sessions. Preparing 3,000 canvases takes seconds; the canvases themselves
-    (235 MB) are not kept."""
+    shared by all sessions. Preparing the canvases takes seconds; the canvases themselves (a
+    few hundred MB) are not kept."""
     from mnist_core.drawn import load_drawn_set
 
     drawn = load_drawn_set(path)

@@ -1,6 +1,6 @@
 """Train page: choose hyperparameters, train in the background, watch it learn, see the scores.
 
-Training runs in the server's one job (`app_pages.training_ui`); this page only draws snapshots
+Training runs in the server's one job (`app_pages.training_job`); this page only draws snapshots
 of it, so it stays responsive, and any session that opens it sees the running job.
 """
 

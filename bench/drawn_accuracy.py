@@ -2,8 +2,8 @@
 
 Trains (or reuses from models/, by name) the reference MLP, the CNN, and the `best` preset
 (the CNN with a dense layer, trained on augmented batches); scores each on the 10,000 MNIST
-test images and on the drawn-digit set (mnist_core/drawn.py, built first if missing) after our
-MNIST-style preprocessing, plus the MLP on naively resized canvases (280 -> 28, no
+test images and on the drawn-digit set (scripts/drawn_synthesis.py, built first if missing)
+after our MNIST-style preprocessing, plus the MLP on naively resized canvases (280 -> 28, no
 preprocessing) as the baseline. Also measures the augmentation's throughput. Writes
 bench/results/drawn_accuracy.md and prints it.
 
@@ -31,6 +31,7 @@ from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.data import Mnist, prepare_mnist
 from mnist_core.pixels import to_unit
 from mnist_core.store import ModelFileError, SavedModel, delete_model, find_model
+from scripts.drawn_synthesis import build_drawn_set
 
 RESULTS = Path(__file__).resolve().parent / "results" / "drawn_accuracy.md"
 REFERENCE_MLP = TrainConfig()
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 def load_or_build_drawn_set() -> drawn_digits.DrawnSet:
     if not drawn_digits.DEFAULT_PATH.exists():
         say("building the drawn-digit set (scripts/build_drawn_set.py does the same)...")
-        drawn_digits.save_drawn_set(drawn_digits.build_drawn_set())
+        drawn_digits.save_drawn_set(build_drawn_set())
     return drawn_digits.load_drawn_set()
 
 
@@ -165,9 +166,9 @@ def markdown(rows: list[Row], drawn, preprocess_ms: float, throughput: float) ->
         "# Drawn digits versus MNIST test accuracy",
         "",
         f"Drawn set: {len(drawn):,} canvases ({np.bincount(drawn.labels).min()} per digit), "
-        "built by scripts/build_drawn_set.py; mnist_core/drawn.py says how it is made and how it "
-        "differs from real mouse drawings. MNIST test: 10,000 images. Columns 0-9: drawn "
-        "accuracy per digit.",
+        "built by scripts/build_drawn_set.py; scripts/drawn_synthesis.py says how it is made "
+        "and how it differs from real mouse drawings. MNIST test: 10,000 images. Columns 0-9: "
+        "drawn accuracy per digit.",
         "",
         *accuracy_table(rows, drawn.labels),
         "",

@@ -1,8 +1,8 @@
 """Validation drawings: how the `best` preset's settings were chosen without the drawn test set.
 
 Builds two sets of drawings (2,000 and 3,000) the way the drawn-digit set is made
-(mnist_core/drawn.py), but from MNIST *training* digits and with other seeds, and scores saved
-models on them and on the 10,000 MNIST validation images (the last of the training set, which
+(scripts/drawn_synthesis.py), but from MNIST *training* digits and with other seeds, and scores
+saved models on them and on the 10,000 MNIST validation images (the last of the training set, which
 `train` holds out). Settings are compared here; the drawn-digit set (bench/drawn_accuracy.py)
 only reports the chosen one.
 
@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from harness.report import Report, markdown_table
 from harness.scoring import drawn_scores, mnist_accuracy
 
-from mnist_core import drawn as drawn_digits
 from mnist_core.classify import Classifier
 from mnist_core.data import prepare_mnist, split_validation
 from mnist_core.store import find_model
+from scripts.drawn_synthesis import build_drawn_set
 
 # (seed, drawings per digit) of each validation set; the drawn test set uses drawn.DEFAULT_SEED.
 # Two sets, since one of 2,000 drawings put a model 0.6 points above where the other did.
@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     mnist = prepare_mnist()
     drawing_sets = [
-        drawn_digits.build_drawn_set(seed, per, mnist_test=mnist.train)
-        for seed, per in VALIDATION_SETS
+        build_drawn_set(seed, per, mnist_test=mnist.train) for seed, per in VALIDATION_SETS
     ]
     _, (x_val, y_val) = split_validation(*mnist.train, 10_000)
     rows = []

@@ -1,6 +1,6 @@
 """Fine-tuning on a user's drawings: how much do a few labelled drawings help a model?
 
-A simulated user draws digits the way the drawn-digit set is made (mnist_core/drawn.py: MNIST
+A simulated user draws digits the way the drawn-digit set is made (scripts/drawn_synthesis.py: MNIST
 digits re-drawn as strokes, some 1s with a flag and 7s with a crossbar, and handwriting fonts),
 but from MNIST *training* digits and with another seed, so no drawing re-draws a test digit.
 Two users: one labels all of 300 drawings (30 per digit); the other draws 1,000 and labels only
@@ -37,6 +37,7 @@ from mnist_core.feedback import FeedbackStore
 from mnist_core.finetune import DRAWING_SHARE, FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE
 from mnist_core.pixels import to_unit
 from mnist_core.store import ModelFileError, SavedModel, find_model
+from scripts.drawn_synthesis import build_drawn_set
 
 USER_SEED = 2026  # the drawn set uses drawn.DEFAULT_SEED; the users draw with another
 LABEL_ALL = 30  # per digit: the user who labels everything
@@ -92,7 +93,7 @@ def base_model(name: str, mnist: Mnist) -> SavedModel:
 
 def user_drawings(per_digit: int, mnist: Mnist) -> tuple[np.ndarray, np.ndarray]:
     """What the app keeps of a user's drawings: the 28x28 images after preprocessing."""
-    drawings = drawn_digits.build_drawn_set(USER_SEED, per_digit, mnist_test=mnist.train)
+    drawings = build_drawn_set(USER_SEED, per_digit, mnist_test=mnist.train)
     return drawings.digits, drawings.labels
 
 

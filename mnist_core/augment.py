@@ -262,9 +262,8 @@ class AugmentedBatches(keras.utils.PyDataset):
     Memory stays at a few batches (`max_queue_size`) beyond `x` itself. fit's own `shuffle`
     only reorders the batches and may stay on.
 
-    `workers` threads make batches while the model trains. Measured on 2 cores, a CNN epoch on
-    augmented batches took as long as on plain arrays with 2 workers, and 2.8 times as long
-    with 1, when Keras reads the batches in line.
+    `workers` threads make batches while the model trains: with two, a CNN epoch on augmented
+    batches takes about as long as on plain arrays; with one, Keras waits for every batch.
     """
 
     def __init__(

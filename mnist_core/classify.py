@@ -1,9 +1,9 @@
 """Answer digit probabilities fast: a saved model's layers re-run in NumPy.
 
-`model.predict` spends ~40 ms per call on TensorFlow overhead; one image through these
-few layers in NumPy takes microseconds. The maths is the same (tests compare the two).
-Loading reads the `.h5` with h5py, so a process that only classifies never imports
-TensorFlow.
+`model.predict` spends tens of milliseconds per call on TensorFlow's overhead; one image
+through these few layers in NumPy takes far less (bench/classify_latency.py). The maths is the
+same (tests compare the two). Loading reads the `.h5` with h5py, so a process that only
+classifies never imports TensorFlow.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Hyperparameters of a training run: one frozen, validated dataclass.
 
-The defaults are the reference model (DEVELOPERS.md); every other module reads them
-from here, so there is one source of truth for "the reference settings".
+The defaults are the reference model (Flatten, two Dense(128, relu) each with Dropout(0.2),
+Dense(10, softmax); Adam; 10 epochs of batch 32); every other module reads them from here, so
+there is one source of truth for "the reference settings".
 """
 
 from __future__ import annotations
@@ -75,13 +76,9 @@ class TrainConfig:
 PRESETS = {
     "reference": TrainConfig(),
     # The convnet with a dense layer, on augmented batches at keras-io's batch 128: the model
-    # for drawn digits (bench/results/drawn_accuracy.md). Chosen on drawings made like the
-    # drawn-digit set from MNIST *training* digits, never on the test set
-    # (bench/drawn_validation.py). Two sets of 2,000 and 3,000 such drawings read 97.3% and
-    # 96.7% with keras-io's CNN at 25 epochs, which underfits distorted digits (95% of its
-    # training batches right) and swings on flagged 1s from epoch to epoch: 97.0% and 97.0%
-    # at 35 epochs, 96.4% on the first with a cosine-decayed learning rate. With a 128-unit
-    # dense layer and keras-io's 0.5 dropout, 97.5% on both (97.3% with Adam's weight averaging).
+    # for drawn digits. Chosen on drawings made like the drawn-digit set from MNIST *training*
+    # digits, never on a test set: bench/drawn_validation.py, whose results (with the plain
+    # convnet's, which underfits distorted digits) the README quotes.
     "best": TrainConfig(
         architecture="cnn-dense", epochs=25, batch_size=128, dropout=0.5, augment=True
     ),

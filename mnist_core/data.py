@@ -1,6 +1,6 @@
 """The MNIST digits as uint8 arrays, from the first source that works.
 
-Like ``keras.datasets.mnist.load_data()``: 60,000 training and 10,000 test images of 28x28
+As ``keras.datasets.mnist.load_data()`` gives it: 60,000 training and 10,000 test images of 28x28
 uint8 pixels, with uint8 labels 0..9. Sources, in order:
 
 1. a file the user names (``path``, else ``$MNIST_DATA``): a Keras-layout ``.npz`` or a folder
@@ -86,17 +86,6 @@ class Mnist:
         return (
             f"Mnist(train={len(self.train[0])}, test={len(self.test[0])}, source={self.source!r})"
         )
-
-
-def load_mnist(
-    path: str | os.PathLike | None = None,
-    *,
-    cache_dir: str | os.PathLike | None = None,
-    on_progress: Progress | None = None,
-):
-    """``((x_train, y_train), (x_test, y_test))``, a drop-in for Keras' ``load_data()``."""
-    mnist = prepare_mnist(path, cache_dir=cache_dir, on_progress=on_progress)
-    return mnist.train, mnist.test
 
 
 def prepare_mnist(

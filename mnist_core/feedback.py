@@ -136,12 +136,6 @@ class FeedbackStore:
         store._prepare()
         return store
 
-    def __enter__(self) -> FeedbackStore:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        """Nothing to close: every call opens and closes its own connection."""
-
     def add(
         self,
         image28: np.ndarray,

@@ -3,9 +3,9 @@
 Tens or hundreds of drawings against 60,000 MNIST images: alone, they would make the model
 forget MNIST; diluted, they would barely count. So each drawing is repeated until the drawings
 are DRAWING_SHARE of an epoch, mixed into all of MNIST, and the saved weights move slowly: a
-tenth of Adam's usual learning rate. 2% was picked over 5% on 500 drawings made like the
-drawn-digit set with a third seed, not on that test set; at 10% (bench/finetune.py's first run)
-42 misread drawings cost the `best` model 0.27 points of MNIST test accuracy. No TensorFlow
+tenth of Adam's usual learning rate. DRAWING_SHARE was picked on drawings made like the
+drawn-digit set with a third seed, not on that test set: a larger share cost the `best` model
+MNIST test accuracy (bench/finetune.py). No TensorFlow
 here: the app's server plans a fine-tuning job with it, and `workflow.fine_tune_evaluate_save`
 runs it.
 """

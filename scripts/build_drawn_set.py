@@ -1,15 +1,19 @@
-"""Build the drawn-digit test set (see drawn_synthesis.py) into data/drawn_digits.npz.
+"""Build a drawn-digit set into data/: by default the test writers, the app's honest measure.
 
-The same seed, MNIST file, fonts and library versions give the same set: the fingerprint printed
-at the end lets two machines compare theirs.
+    python scripts/build_drawn_set.py [--set writers|validation-writers|redrawn-mnist]
+                                      [--seed N] [--per-digit N] [--output FILE]
 
-    python scripts/build_drawn_set.py [--seed 2024] [--per-digit 300] [--no-fonts] [--output F]
+`writers` (data/drawn_digits.npz): held-out fonts traced by simulated writers (writers.py), the
+set the app and `evaluate` report. `validation-writers` (data/drawn_validation.npz): the same
+made from other fonts, for choosing settings. `redrawn-mnist` (data/redrawn_mnist.npz): MNIST
+test digits re-drawn as strokes and typed fonts (drawn_synthesis.py), the older set, kept for
+comparison. The same seed, fonts and library versions give the same set: the fingerprint
+printed at the end lets two machines compare theirs.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import hashlib
 import sys
 import time
@@ -19,7 +23,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from mnist_core.data import DataError
 from mnist_core.drawn import DEFAULT_PATH, DrawnSet, DrawnSetError, save_drawn_set
-from scripts.drawn_synthesis import DEFAULT_PER_DIGIT, DEFAULT_SEED, build_drawn_set
+from scripts import drawn_synthesis, writers
+
+OUTPUTS = {
+    "writers": DEFAULT_PATH,
+    "validation-writers": DEFAULT_PATH.with_name("drawn_validation.npz"),
+    "redrawn-mnist": DEFAULT_PATH.with_name("redrawn_mnist.npz"),
+}
+
+
+def build(kind: str, seed: int | None, per_digit: int | None) -> DrawnSet:
+    if kind == "redrawn-mnist":
+        return drawn_synthesis.build_drawn_set(
+            drawn_synthesis.DEFAULT_SEED if seed is None else seed,
+            per_digit or drawn_synthesis.DEFAULT_PER_DIGIT,
+        )
+    seed = writers.DEFAULT_SEED if seed is None else seed
+    people = writers.make_writers(writers.writer_fonts(kind == "validation-writers"), seed)
+    return writers.build_writers_set(people, per_digit or writers.DEFAULT_PER_DIGIT, seed)
 
 
 def fingerprint(drawn: DrawnSet) -> str:
@@ -32,23 +53,24 @@ def fingerprint(drawn: DrawnSet) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--per-digit", type=int, default=DEFAULT_PER_DIGIT)
-    parser.add_argument("--no-fonts", action="store_true", help="only re-drawn MNIST digits")
-    parser.add_argument("--output", type=Path, default=DEFAULT_PATH)
+    parser.add_argument("--set", choices=sorted(OUTPUTS), default="writers", dest="kind")
+    parser.add_argument("--seed", type=int, help="default: the set's own")
+    parser.add_argument("--per-digit", type=int, help="drawings of each digit (by each writer)")
+    parser.add_argument("--output", type=Path, help="default: the set's file in data/")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    output = args.output or OUTPUTS[args.kind]
     try:
-        drawn = build_drawn_set(args.seed, args.per_digit, fonts=() if args.no_fonts else None)
-        save_drawn_set(drawn, args.output)
+        drawn = build(args.kind, args.seed, args.per_digit)
+        save_drawn_set(drawn, output)
     except (DrawnSetError, DataError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    kinds = collections.Counter(source.split(":")[0] for source in drawn.sources)
+    groups = len(set(drawn.sources))
     print(
-        f"{len(drawn)} drawn digits ({', '.join(f'{n} {kind}' for kind, n in kinds.items())}) "
-        f"written to {args.output} in {time.perf_counter() - started:.0f} s"
+        f"{len(drawn)} drawn digits from {groups} sources ({args.kind}) written to {output} "
+        f"in {time.perf_counter() - started:.0f} s"
     )
     print(f"fingerprint {fingerprint(drawn)}")
     return 0

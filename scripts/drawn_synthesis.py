@@ -157,18 +157,18 @@ def redraw_mnist_digit(
         source = "mnist+crossbar"
     height = rng.uniform(*HEIGHT_PX)
     pen = min(rng.uniform(*PEN_WIDTH_PX), height / 4)
-    points = _wobble(segments.reshape(-1, 2), rng)
-    points = _place(points, height, pen / 2, rng)
+    points = wobble(segments.reshape(-1, 2), rng)
+    points = place(points, height, pen / 2, rng)
     canvas = render_strokes(points.reshape(-1, 2, 2).tolist(), width=pen)
     return canvas[:, :, 0], source
 
 
 def type_font_digit(font: str, digit: int, rng: np.random.Generator) -> np.ndarray:
     """A canvas with `digit` typed in the font file `font`, thickened, slanted and placed."""
-    glyph = _glyph(font, digit, round(rng.uniform(*_FONT_THICKENING_PX)))
+    glyph = font_glyph(font, digit, round(rng.uniform(*_FONT_THICKENING_PX)))
     rows, columns = glyph.shape
     corners = np.array([[0, 0], [columns, 0], [0, rows], [columns, rows]], dtype=np.float64)
-    placed = _place(corners, rng.uniform(*HEIGHT_PX), 0, rng)
+    placed = place(corners, rng.uniform(*HEIGHT_PX), 0, rng)
     # the affine map taking the glyph's corners to `placed`; Pillow wants canvas -> glyph
     forward = np.linalg.lstsq(np.c_[corners, np.ones(4)], placed, rcond=None)[0].T
     inverse = np.linalg.inv(np.vstack([forward, [0, 0, 1]]))[:2].ravel()
@@ -247,25 +247,37 @@ def _crossbar(segments: np.ndarray) -> np.ndarray:
     return np.array([[[centre_x - half, middle], [centre_x + half, middle]]])
 
 
-def _wobble(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def wobble(
+    points: np.ndarray, rng: np.random.Generator, max_wobble: float = MAX_WOBBLE
+) -> np.ndarray:
     """Move points along slow random waves, as an unsteady hand moves the pen."""
     height = max(np.ptp(points[:, 1]), 1)
-    amplitude = rng.uniform(0, MAX_WOBBLE, size=(2, 1)) * height
+    amplitude = rng.uniform(0, max_wobble, size=(2, 1)) * height
     frequency = rng.uniform(0.5, 2, size=(2, 2)) * 2 * np.pi / height
     phase = rng.uniform(0, 2 * np.pi, size=(2, 1))
     return points + (amplitude * np.sin(frequency @ points.T + phase)).T
 
 
-def _place(
-    points: np.ndarray, height: float, pen_radius: float, rng: np.random.Generator
+def place(
+    points: np.ndarray,
+    height: float,
+    pen_radius: float,
+    rng: np.random.Generator,
+    pose: tuple[float, float, float] | None = None,
 ) -> np.ndarray:
     """`points` (x, y) slanted, rotated, stretched, scaled to `height` px and put anywhere on the
-    canvas, the pen's ink clear of the edges (shrunk if it would not fit)."""
+    canvas, the pen's ink clear of the edges (shrunk if it would not fit). `pose` is (rotation
+    in degrees, shear, aspect); by default drawn from `rng` within this module's ranges."""
     margin = pen_radius + _EDGE_GAP_PX
     centred = points - (points.min(axis=0) + points.max(axis=0)) / 2
-    angle = np.radians(rng.uniform(-MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES))
-    shear = rng.uniform(-MAX_SHEAR, MAX_SHEAR)
-    aspect = rng.uniform(*ASPECT)
+    if pose is None:
+        pose = (
+            rng.uniform(-MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES),
+            rng.uniform(-MAX_SHEAR, MAX_SHEAR),
+            rng.uniform(*ASPECT),
+        )
+    degrees, shear, aspect = pose
+    angle = np.radians(degrees)
     scale = height / max(np.ptp(points[:, 1]), 1)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     slant = np.array([[1, -shear], [0, 1]])  # y grows downwards: the top leans right
@@ -279,7 +291,7 @@ def _place(
 
 
 @functools.lru_cache(maxsize=512)
-def _glyph(font: str, digit: int, thickening: int) -> np.ndarray:
+def font_glyph(font: str, digit: int, thickening: int = 0) -> np.ndarray:
     """`digit` typed white on black in `font`, thickened by `thickening` px, cropped to its ink."""
     try:
         face = ImageFont.truetype(font, _FONT_SIZE)

@@ -1,0 +1,69 @@
+"""The simulated writers of the drawn-digit test set: held out whole, each in a hand of their
+own, drawn the way the canvas draws."""
+
+import numpy as np
+import pytest
+
+from mnist_core.drawn import DrawnSetError, evaluate_drawn
+from scripts import writers
+from scripts.writers import build_writers_set, make_writers, writer_fonts
+
+
+@pytest.fixture(scope="module")
+def some_writers():
+    return make_writers(writer_fonts(validation=False)[:3], seed=1)
+
+
+def test_validation_and_test_writers_never_share_a_font():
+    validation, test = writer_fonts(validation=True), writer_fonts(validation=False)
+    assert not set(validation) & set(test)
+    assert len(test) >= 2 * len(validation) > 0
+    packages = {font.split("/")[-2] for font in test}
+    assert len(packages) >= 10  # the test writers come from many font families
+
+
+def test_each_writer_draws_every_digit_on_a_canvas_like_the_apps(some_writers):
+    drawn = build_writers_set(some_writers, per_digit=2, seed=3)
+
+    assert len(some_writers) == 3 * writers.WRITERS_PER_FONT and len(drawn) == 120
+    assert drawn.canvases.shape == (120, 280, 280) and drawn.canvases.dtype == np.uint8
+    for writer in some_writers:
+        mine = drawn.sources == f"writer:{writer.name}"
+        np.testing.assert_array_equal(np.bincount(drawn.labels[mine], minlength=10), [2] * 10)
+    edges = np.concatenate([drawn.canvases[:, 0], drawn.canvases[:, -1]], axis=1)
+    assert (drawn.canvases.max(axis=(1, 2)) == 255).all() and not edges.any()
+
+
+def test_a_writer_keeps_their_hand_and_writers_differ(some_writers):
+    """How far a 1's ink leans varies far less between one writer's drawings than between
+    writers."""
+
+    def lean(canvas):  # columns moved per row along the stroke
+        rows, columns = np.nonzero(canvas > 127)
+        return np.polyfit(rows, columns, 1)[0]
+
+    rng = np.random.default_rng(0)
+    leans = np.array([[lean(w.draw(1, rng)) for _ in range(6)] for w in some_writers])
+    assert leans.mean(axis=1).std() > 2 * leans.std(axis=1).mean()
+
+
+def test_same_seed_same_set_other_seed_other_set(some_writers):
+    first = build_writers_set(some_writers[:1], per_digit=1, seed=5)
+    again = build_writers_set(some_writers[:1], per_digit=1, seed=5)
+    other = build_writers_set(some_writers[:1], per_digit=1, seed=6)
+    np.testing.assert_array_equal(first.canvases, again.canvases)
+    assert not np.array_equal(first.canvases, other.canvases)
+
+
+def test_a_trained_model_reads_most_writers_digits(some_writers, saved_small_model):
+    from mnist_core.classify import Classifier
+
+    drawn = build_writers_set(some_writers, per_digit=3, seed=2)
+    evaluation = evaluate_drawn(Classifier.load(saved_small_model[1].path), drawn)
+    assert evaluation.count == 180 and evaluation.accuracy > 0.4  # a 2-epoch MLP, unseen fonts
+
+
+def test_missing_fonts_name_the_packages_to_install(monkeypatch):
+    monkeypatch.setitem(writers.WRITER_FONTS, "fonts-nonesuch", ("/no/such/font.ttf",))
+    with pytest.raises(DrawnSetError, match="apt-get install fonts-nonesuch"):
+        writer_fonts(validation=False)

@@ -197,8 +197,7 @@ def _drawn_evaluation_ui(saved: SavedModel) -> Evaluation | None:
     except FileNotFoundError:
         st.metric("Drawn digits", "n/a")
         st.caption(
-            f"The drawn-digit set {drawn_set_path().name} is not built yet: `make data` "
-            "builds it."
+            f"The drawn-digit set {drawn_set_path().name} is not built yet: `make data` builds it."
         )
         return None
     except (DrawnSetError, ModelFileError) as error:

@@ -67,13 +67,23 @@ class Classifier:
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(28, 28) -> (10,), or (n, 28, 28) -> (n, 10); pixels in [0, 1] like `preprocess`."""
         images = np.asarray(images, dtype=np.float32)
-        single = images.ndim == 2
-        if images.shape[-2:] != (28, 28) or images.ndim not in (2, 3):
-            raise ValueError(f"expected (28, 28) or (n, 28, 28) images, got {images.shape}")
-        x = images[np.newaxis] if single else images
-        for step in self.steps:
+        if images.ndim == 2:
+            return self.probabilities(images[np.newaxis])[0]
+        return self.output(self.features(images))
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """What the output layer reads, (n, d) for (n, 28, 28) images in [0, 1]: drawings the
+        model takes for the same digit lie close together here."""
+        x = np.asarray(images, dtype=np.float32)
+        if x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise ValueError(f"expected (28, 28) or (n, 28, 28) images, got {x.shape}")
+        for step in self.steps[:-1]:
             x = step(x)
-        return x[0] if single else x
+        return x
+
+    def output(self, features: np.ndarray) -> np.ndarray:
+        """The (n, 10) probabilities of `features` as `features` returns them."""
+        return self.steps[-1](features)
 
 
 def _step(kind: str, config: dict, weights) -> Step:

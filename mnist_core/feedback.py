@@ -1,8 +1,10 @@
 """Drawings the user labelled ("Wrong? It was a _"), kept in a local SQLite database.
 
 Each record holds the 28x28 image the model saw, the raw canvas (PNG, lossless), the label the
-user gave, the model's answer and when it happened. The set is a second evaluation set ("your
-drawings"), material for fine-tuning, and moves between machines as an `.npz` without pickles.
+user gave, the model's answer, when it happened and whose drawing it is (a name the person
+typed, or EVERYONE): each person's drawings are their own memory (`mnist_core.personal`).
+The set is a second evaluation set ("your drawings"), material for fine-tuning, and moves
+between machines as an `.npz` without pickles.
 
 Every call opens its own short connection, so one store may be shared by all Streamlit
 sessions and threads, and several processes may use the same file: SQLite's locks (in WAL
@@ -36,8 +38,10 @@ from mnist_core.pixels import to_pixels
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "feedback.sqlite"
 PATH_ENV_VAR = "MNIST_FEEDBACK_DB"
-SCHEMA_VERSION = 2  # PRAGMA user_version: bump it, and add a step to _MIGRATIONS, to change tables
-NPZ_FORMAT = 2  # 1: images as float32 in [0, 1]; 2: uint8, as at rest everywhere
+SCHEMA_VERSION = 3  # PRAGMA user_version: bump it, and add a step to _MIGRATIONS, to change tables
+NPZ_FORMAT = 3  # 1: images as float32 in [0, 1]; 2: uint8, as at rest everywhere; 3: people
+EVERYONE = "everyone"  # whose drawings they are when nobody gave a name
+MAX_PERSON_NAME = 40
 NPZ_KEYS = frozenset(
     {
         "format",
@@ -49,6 +53,7 @@ NPZ_KEYS = frozenset(
         "created",
         "canvas_png",  # every canvas's PNG bytes, one after another
         "canvas_offsets",  # (n + 1,): canvas i is canvas_png[offsets[i]:offsets[i + 1]]
+        "people",  # whose drawing each is (from format 3)
     }
 )
 IMAGE_SHAPE = (28, 28)
@@ -60,7 +65,15 @@ BUSY_TIMEOUT_S = 30  # how long a call waits for another connection's write to f
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _IMAGE_BYTES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 _V1_IMAGE_DTYPE = np.dtype("<f4")  # schema 1 kept float32 pixels in [0, 1]
-_COLUMNS = "id, created, label, predicted, confidence, model_name, image, canvas"
+_COLUMNS = "id, created, label, predicted, confidence, model_name, image, canvas, person"
+_INSERT = (
+    "INSERT INTO drawings (created, label, predicted, confidence, model_name, image, canvas, "
+    "person) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_PERSON_COLUMN = (
+    f"person TEXT NOT NULL DEFAULT '{EVERYONE}' "
+    f"CHECK (length(person) BETWEEN 1 AND {MAX_PERSON_NAME})"
+)
 _NEWEST_FIRST = "ORDER BY created DESC, id DESC"
 _CREATE_TABLE = (
     f"""CREATE TABLE drawings (
@@ -71,9 +84,11 @@ _CREATE_TABLE = (
         confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
         model_name TEXT NOT NULL,
         image BLOB NOT NULL CHECK (length(image) = {_IMAGE_BYTES}),  -- 28x28 uint8 pixels
-        canvas BLOB  -- PNG, or NULL when there was no canvas
+        canvas BLOB,  -- PNG, or NULL when there was no canvas
+        {_PERSON_COLUMN}
     )""",
     "CREATE INDEX drawings_newest_first ON drawings (created DESC, id DESC)",
+    "CREATE INDEX drawings_by_person ON drawings (person, id)",
 )
 
 
@@ -93,6 +108,7 @@ class Drawing:
     model_name: str
     image: np.ndarray  # (28, 28) uint8: what the model saw
     canvas_png: bytes | None  # the raw canvas, decoded on demand by `canvas`
+    person: str  # whose drawing it is
 
     @property
     def correct(self) -> bool:
@@ -144,8 +160,10 @@ class FeedbackStore:
         predicted: int,
         confidence: float,
         model_name: str,
+        person: str = EVERYONE,
     ) -> int:
-        """Keep a labelled drawing; return its id. `canvas` is None when there was none."""
+        """Keep `person`'s labelled drawing; return its id. `canvas` is None when there was
+        none (an upload)."""
         row = (
             datetime.now(UTC).isoformat(timespec="seconds"),
             _check_digit(label, "label"),
@@ -154,37 +172,60 @@ class FeedbackStore:
             _check_model_name(model_name),
             _image_bytes(_check_image(image28)),
             None if canvas is None else _encode_png(_check_canvas(canvas)),
+            check_person(person),
         )
         with self._writing() as connection:
-            cursor = connection.execute(
-                "INSERT INTO drawings (created, label, predicted, confidence, model_name, "
-                "image, canvas) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                row,
+            return int(connection.execute(_INSERT, row).lastrowid)
+
+    def count(self, person: str | None = None) -> int:
+        """How many drawings there are: everyone's, or `person`'s."""
+        where, values = _whose(person)
+        with self._connection() as connection:
+            return connection.execute(f"SELECT count(*) FROM drawings {where}", values).fetchone()[
+                0
+            ]
+
+    def all(self, person: str | None = None) -> list[Drawing]:
+        """Every drawing (or every one of `person`'s), newest first."""
+        where, values = _whose(person)
+        with self._connection() as connection:
+            query = f"SELECT {_COLUMNS} FROM drawings {where} {_NEWEST_FIRST}"
+            return [_drawing(row) for row in connection.execute(query, values)]
+
+    def people(self) -> dict[str, int]:
+        """Each person who has labelled drawings -> how many, by name."""
+        with self._connection() as connection:
+            rows = connection.execute(
+                "SELECT person, count(*) FROM drawings GROUP BY person ORDER BY person"
             )
-            return int(cursor.lastrowid)
+            return dict(rows.fetchall())
 
-    def count(self) -> int:
+    def version(self, person: str | None = None) -> tuple[int, int]:
+        """(count, newest id) of everyone's or `person`'s drawings: it changes whenever one is
+        added or deleted, so a memory built from them knows when to be built again."""
+        where, values = _whose(person)
         with self._connection() as connection:
-            return connection.execute("SELECT count(*) FROM drawings").fetchone()[0]
-
-    def all(self) -> list[Drawing]:
-        """Every drawing, newest first."""
-        with self._connection() as connection:
-            rows = connection.execute(f"SELECT {_COLUMNS} FROM drawings {_NEWEST_FIRST}")
-            return [_drawing(row) for row in rows]
+            query = f"SELECT count(*), coalesce(max(id), 0) FROM drawings {where}"
+            return tuple(connection.execute(query, values).fetchone())
 
     def last_id(self) -> int:
         """The id of the newest drawing, 0 when there is none: ids only grow."""
         with self._connection() as connection:
             return connection.execute("SELECT coalesce(max(id), 0) FROM drawings").fetchone()[0]
 
-    def arrays(self, after_id: int = 0, up_to_id: int | None = None) -> tuple[np.ndarray, ...]:
-        """(images (n, 28, 28) uint8, labels (n,) uint8), newest first, of the
-        drawings with `after_id` < id <= `up_to_id`: all of them by default."""
+    def arrays(
+        self, after_id: int = 0, up_to_id: int | None = None, person: str | None = None
+    ) -> tuple[np.ndarray, ...]:
+        """(images (n, 28, 28) uint8, labels (n,) uint8), newest first, of the drawings with
+        `after_id` < id <= `up_to_id` (all of them by default), everyone's or `person`'s."""
         up_to_id = sys.maxsize if up_to_id is None else up_to_id
+        where, values = _whose(person, "AND")
         with self._connection() as connection:
-            query = f"SELECT image, label FROM drawings WHERE id > ? AND id <= ? {_NEWEST_FIRST}"
-            rows = connection.execute(query, (int(after_id), int(up_to_id))).fetchall()
+            query = (
+                f"SELECT image, label FROM drawings WHERE id > ? AND id <= ? {where} "
+                f"{_NEWEST_FIRST}"
+            )
+            rows = connection.execute(query, (int(after_id), int(up_to_id), *values)).fetchall()
         images = _images([image for image, _ in rows])
         return images, np.array([label for _, label in rows], dtype=np.uint8)
 
@@ -193,6 +234,14 @@ class FeedbackStore:
         with self._writing() as connection:
             cursor = connection.execute("DELETE FROM drawings WHERE id = ?", (int(drawing_id),))
             return cursor.rowcount > 0
+
+    def forget(self, person: str) -> int:
+        """Delete every drawing of `person` (their whole memory); return how many."""
+        with self._writing() as connection:
+            cursor = connection.execute(
+                "DELETE FROM drawings WHERE person = ?", (check_person(person),)
+            )
+            return cursor.rowcount
 
     def export_npz(self, path: str | os.PathLike) -> int:
         """Write every drawing to a compressed `.npz` (see `NPZ_KEYS`); return how many.
@@ -212,6 +261,7 @@ class FeedbackStore:
             "created": np.array([d.created for d in drawings], dtype=str),
             "canvas_png": np.frombuffer(b"".join(canvases), dtype=np.uint8),
             "canvas_offsets": np.cumsum([0, *map(len, canvases)], dtype=np.int64),
+            "people": np.array([d.person for d in drawings], dtype=str),
         }
 
         def write(temp: Path) -> None:
@@ -232,11 +282,7 @@ class FeedbackStore:
         """
         rows = _read_npz(Path(path))
         with self._writing() as connection:
-            connection.executemany(
-                "INSERT INTO drawings (created, label, predicted, confidence, model_name, "
-                "image, canvas) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            connection.executemany(_INSERT, rows)
         return len(rows)
 
     def _prepare(self) -> None:
@@ -256,8 +302,7 @@ class FeedbackStore:
                 if version == 0 and tables == 0:
                     _create_tables(connection)
                 elif version in _MIGRATIONS:
-                    for step in range(version, SCHEMA_VERSION):
-                        _MIGRATIONS[step](connection)
+                    _MIGRATIONS[version](connection)
                 else:
                     raise FeedbackError(
                         f"{self.path} is a SQLite database but not one of this app's drawings "
@@ -304,10 +349,11 @@ def _create_tables(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
-def _pixels_as_uint8(connection: sqlite3.Connection) -> None:
-    """Schema 1 -> 2: float32 images become uint8 pixels. The table is rebuilt (its CHECK
-    changes), keeping every id and the id counter, so ids still only grow."""
-    rows = connection.execute(f"SELECT {_COLUMNS} FROM drawings").fetchall()
+def _from_schema_1(connection: sqlite3.Connection) -> None:
+    """Schema 1 kept float32 images: they become uint8 pixels, everyone's drawings. The table
+    is rebuilt (its CHECK changes), keeping every id and the id counter, so ids only grow."""
+    old_columns = _COLUMNS.removesuffix(", person")
+    rows = connection.execute(f"SELECT {old_columns} FROM drawings").fetchall()
     counter = connection.execute(
         "SELECT seq FROM sqlite_sequence WHERE name = 'drawings'"
     ).fetchone()
@@ -315,7 +361,7 @@ def _pixels_as_uint8(connection: sqlite3.Connection) -> None:
     _create_tables(connection)
     converted = [(*row[:6], _image_bytes(_pixels_of_v1(_v1_image(row[6]))), row[7]) for row in rows]
     connection.executemany(
-        f"INSERT INTO drawings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", converted
+        f"INSERT INTO drawings ({old_columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", converted
     )
     if counter is not None:
         connection.execute("DELETE FROM sqlite_sequence WHERE name = 'drawings'")
@@ -328,8 +374,14 @@ def _v1_image(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=_V1_IMAGE_DTYPE).reshape(IMAGE_SHAPE)
 
 
-# schema version -> the step that brings a database of that version to the next one
-_MIGRATIONS = {1: _pixels_as_uint8}
+def _from_schema_2(connection: sqlite3.Connection) -> None:
+    """Schema 2 had no people: every drawing so far is everyone's."""
+    connection.execute(f"ALTER TABLE drawings ADD COLUMN {_PERSON_COLUMN}")
+    connection.execute(_CREATE_TABLE[-1])  # the index by person
+
+
+# schema version -> the step that brings a database of that version up to date
+_MIGRATIONS = {1: _from_schema_1, 2: _from_schema_2}
 
 
 def _use_wal(connection: sqlite3.Connection) -> None:
@@ -346,14 +398,34 @@ def _use_wal(connection: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
-def evaluate_feedback(classifier, store: FeedbackStore, after_id: int = 0) -> Evaluation | None:
+def evaluate_feedback(
+    classifier, store: FeedbackStore, after_id: int = 0, person: str | None = None
+) -> Evaluation | None:
     """Score `classifier` (anything with `probabilities`, like `classify.Classifier`) on the
-    user's drawings newer than `after_id` (a model fine-tuned on the older ones would be
-    scored on what it learnt from); None when there are none."""
-    images, labels = store.arrays(after_id)
+    drawings (everyone's, or `person`'s) newer than `after_id` (a model fine-tuned on the
+    older ones would be scored on what it learnt from); None when there are none."""
+    images, labels = store.arrays(after_id, person=person)
     if len(labels) == 0:
         return None
     return score_classifier(classifier, images, labels)
+
+
+def check_person(name) -> str:
+    """A person's name as kept: trimmed, 1 to MAX_PERSON_NAME printable characters; else a
+    FeedbackError saying what is wrong."""
+    if not isinstance(name, str) or not name.strip():
+        raise FeedbackError(f"a person's name must be some text, not {name!r:.60}")
+    name = " ".join(name.split())
+    if len(name) > MAX_PERSON_NAME or not name.isprintable():
+        raise FeedbackError(
+            f"a person's name is at most {MAX_PERSON_NAME} printable characters, not {name!r:.60}"
+        )
+    return name
+
+
+def _whose(person: str | None, joined_by: str = "WHERE") -> tuple[str, tuple]:
+    """The SQL condition and its values that pick `person`'s drawings (None: everyone's)."""
+    return ("", ()) if person is None else (f"{joined_by} person = ?", (check_person(person),))
 
 
 def _check_digit(value, what: str) -> int:
@@ -452,9 +524,17 @@ def _images(blobs: Sequence[bytes]) -> np.ndarray:
 
 
 def _drawing(row: tuple) -> Drawing:
-    drawing_id, created, label, predicted, confidence, model_name, image, canvas = row
+    drawing_id, created, label, predicted, confidence, model_name, image, canvas, person = row
     return Drawing(
-        drawing_id, created, label, predicted, confidence, model_name, _images([image])[0], canvas
+        drawing_id,
+        created,
+        label,
+        predicted,
+        confidence,
+        model_name,
+        _images([image])[0],
+        canvas,
+        person,
     )
 
 
@@ -466,12 +546,13 @@ def _read_npz(path: Path) -> list[tuple]:
             raise FeedbackError(f"{path} is a .npy array, not an .npz drawings export")
         with archive:
             keys = set(archive.files)
-            if keys != NPZ_KEYS:
+            expected = NPZ_KEYS if "people" in keys else NPZ_KEYS - {"people"}  # formats 1, 2
+            if keys != expected:
                 raise FeedbackError(
-                    f"{path} is not a drawings export: missing keys {sorted(NPZ_KEYS - keys)}, "
-                    f"unexpected keys {sorted(keys - NPZ_KEYS)}"
+                    f"{path} is not a drawings export: missing keys {sorted(expected - keys)}, "
+                    f"unexpected keys {sorted(keys - expected)}"
                 )
-            arrays = {key: archive[key] for key in NPZ_KEYS}
+            arrays = {key: archive[key] for key in expected}
     except FeedbackError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
@@ -483,15 +564,22 @@ def _read_npz(path: Path) -> list[tuple]:
 
 
 def _rows_from_arrays(arrays: dict[str, np.ndarray]) -> list[tuple]:
-    if arrays["format"].shape != () or arrays["format"] not in (1, NPZ_FORMAT):
-        raise FeedbackError(f"format {arrays['format']!r}, this version reads 1 to {NPZ_FORMAT}")
-    check_image = _pixels_of_v1 if arrays["format"] == 1 else _check_image
+    version = arrays["format"]
+    if version.shape != () or version not in range(1, NPZ_FORMAT + 1):
+        raise FeedbackError(f"format {version!r}, this version reads 1 to {NPZ_FORMAT}")
+    if (version == NPZ_FORMAT) != ("people" in arrays):
+        raise FeedbackError(
+            f"format {version} {'lacks' if version == NPZ_FORMAT else 'has'} people"
+        )
+    check_image = _pixels_of_v1 if version == 1 else _check_image
     images, offsets, png = arrays["images"], arrays["canvas_offsets"], arrays["canvas_png"]
     count = len(images) if images.ndim == 3 else -1
+    people = arrays.get("people", np.full(max(count, 0), EVERYONE))
     per_drawing = ("labels", "predicted", "confidence", "model_names", "created")
     if (
         images.shape[1:] != IMAGE_SHAPE
         or any(arrays[key].shape != (count,) for key in per_drawing)
+        or people.shape != (count,)
         or offsets.shape != (count + 1,)
         or png.ndim != 1
         or png.dtype != np.uint8
@@ -505,9 +593,10 @@ def _rows_from_arrays(arrays: dict[str, np.ndarray]) -> list[tuple]:
         raise FeedbackError("the canvas offsets must be whole numbers starting at 0")
     if (np.diff(offsets) < 0).any() or offsets[-1] != len(png):
         raise FeedbackError("the canvas offsets must rise to the length of the canvas bytes")
-    for key in ("model_names", "created"):
-        if arrays[key].dtype.kind != "U":
-            raise FeedbackError(f"{key} must be text, not {arrays[key].dtype}")
+    for key, values in (("model_names", arrays["model_names"]), ("created", arrays["created"]),
+                        ("people", people)):  # fmt: skip
+        if values.dtype.kind != "U":
+            raise FeedbackError(f"{key} must be text, not {values.dtype}")
     rows = []
     for i in range(count):
         try:
@@ -523,6 +612,7 @@ def _rows_from_arrays(arrays: dict[str, np.ndarray]) -> list[tuple]:
                     _check_model_name(str(arrays["model_names"][i])),
                     _image_bytes(check_image(images[i])),
                     canvas or None,
+                    check_person(str(people[i])),
                 )
             )
         except FeedbackError as error:

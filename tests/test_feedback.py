@@ -198,13 +198,15 @@ def test_export_then_import_into_a_fresh_store_gives_the_same_drawings(store, tm
     _add(store, 1, label=1)
     _add(store, 2, label=2, canvas_shape=(90, 60))
     _add(store, 3, label=3, canvas_shape=None)
+    store.add(_image(4), None, 4, 4, 0.5, "m", person="Ada")
     export = tmp_path / "drawings.npz"
-    assert store.export_npz(export) == 3
+    assert store.export_npz(export) == 4
     with np.load(export, allow_pickle=False) as archive:
         assert set(archive.files) == feedback.NPZ_KEYS
 
     fresh = FeedbackStore.open(tmp_path / "fresh.sqlite")
-    assert fresh.import_npz(export) == 3
+    assert fresh.import_npz(export) == 4
+    assert fresh.people() == store.people()
     for got, expected in zip(fresh.arrays(), store.arrays(), strict=True):
         np.testing.assert_array_equal(got, expected)
     for got, expected in zip(fresh.all(), store.all(), strict=True):
@@ -262,11 +264,63 @@ def test_an_export_of_the_previous_format_imports_as_uint8(store, tmp_path):
         arrays = {key: archive[key] for key in archive.files}
     arrays["format"] = np.array(1)
     arrays["images"] = arrays["images"] / np.float32(255)  # format 1: float32 in [0, 1]
+    del arrays["people"]  # and nobody's name
     np.savez(tmp_path / "old.npz", **arrays)
 
     fresh = FeedbackStore.open(tmp_path / "fresh.sqlite")
     assert fresh.import_npz(tmp_path / "old.npz") == 1
     np.testing.assert_array_equal(fresh.arrays()[0], store.arrays()[0])
+
+
+def test_each_person_has_their_own_drawings(store):
+    ada = [store.add(_image(i), None, i, i, 0.9, "m", person="Ada") for i in range(3)]
+    store.add(_image(9), None, 9, 4, 0.9, "m", person="  Bob   Smith ")  # spaces tidied
+    _add(store, 5)  # nobody gave a name
+
+    assert store.people() == {"Ada": 3, "Bob Smith": 1, feedback.EVERYONE: 1}
+    assert store.count("Ada") == 3 and store.count() == 5
+    assert [d.id for d in store.all("Ada")] == ada[::-1]
+    images, labels = store.arrays(person="Ada")
+    assert labels.tolist() == [2, 1, 0] and images.shape == (3, 28, 28)
+    assert store.arrays(after_id=ada[0], person="Ada")[1].tolist() == [2, 1]
+    assert store.all("Bob Smith")[0].person == "Bob Smith"
+    before = store.version("Ada")
+
+    assert store.forget("Ada") == 3
+    assert store.people() == {"Bob Smith": 1, feedback.EVERYONE: 1}
+    assert store.version("Ada") != before and store.count("Ada") == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("", "must be some text"), ("   ", "must be some text"), (None, "must be some text"),
+     ("x" * 41, "at most 40 printable characters"), ("tab\x07bell", "printable")],
+)  # fmt: skip
+def test_a_person_name_that_cannot_be_kept_is_refused(store, name, message):
+    with pytest.raises(FeedbackError, match=message):
+        store.add(_image(1), None, 1, 1, 0.5, "m", person=name)
+    assert store.count() == 0
+
+
+def test_a_schema_2_store_gains_people_and_keeps_its_drawings(tmp_path):
+    path = tmp_path / "v2.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute(V1_SCHEMA.replace("3136", "784"))  # schema 2: uint8 pixels, no people
+        old.execute("PRAGMA user_version = 2")
+        old.execute(
+            "INSERT INTO drawings (created, label, predicted, confidence, model_name, image) "
+            "VALUES ('2026-11-30T10:00:00+00:00', 3, 3, 0.9, 'old', ?)",
+            (_image(4).tobytes(),),
+        )
+    old.close()
+
+    store = FeedbackStore.open(path)
+
+    (drawing,) = store.all()
+    assert drawing.person == feedback.EVERYONE and drawing.label == 3
+    np.testing.assert_array_equal(drawing.image, _image(4))
+    store.add(_image(5), None, 5, 5, 0.5, "new", person="Ada")
+    assert store.people() == {"Ada": 1, feedback.EVERYONE: 1}
 
 
 def test_an_empty_store_exports_and_imports(store, tmp_path):

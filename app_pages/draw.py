@@ -1,5 +1,6 @@
-"""Draw page: draw a digit or upload pictures of digits, and see what the active model reads;
-label the drawings it misreads (or reads right) to build a test set of your own."""
+"""Draw page: draw a digit or upload pictures of digits, and see what the active model reads
+with the memory of your handwriting; label the drawings it misreads (or reads right), and the
+next one like them is read right at once: they are also a test set of your own."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from streamlit_drawable_canvas import st_canvas
 
 from app_pages.active_model import active_model, load_classifier
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
+from app_pages.person import memory_ui, person_ui, personal_reader
 from app_pages.training_job import TRAIN_PAGE, start_training
-from mnist_core.answer import PREVIEW_SCALE, Answer, read_digit
-from mnist_core.classify import Classifier
+from mnist_core.answer import PREVIEW_SCALE, Answer, DigitClassifier, read_digit
 from mnist_core.config import TrainConfig
 from mnist_core.preprocess import EmptyImageError, ImageError, load_image
 from mnist_core.store import ModelFileError, list_models
@@ -31,24 +32,29 @@ def draw_page() -> None:
     if saved is None:
         _offer_reference_training()
         return
+    name_column, model_column = st.columns([1, 2], vertical_alignment="bottom")
+    with name_column:
+        person = person_ui()
     try:
-        classifier = load_classifier(saved)
+        load_classifier(saved)  # refuses a model file that cannot be used, once
+        reader = personal_reader(saved, person)
     except ModelFileError as error:
         st.error(
             f"The model **{saved.name}** cannot be used: {error}. "
             "Pick another model in the sidebar, or train a new one."
         )
         return
-    st.caption(f"Read by **{saved.name}**. Pick another model in the sidebar.")
-    _drawing_ui(classifier, saved.name)
+    model_column.caption(f"Read by **{saved.name}**. Pick another model in the sidebar.")
+    memory_ui(reader, person)
+    _drawing_ui(reader, saved.name, person)
     st.divider()
-    _upload_ui(classifier)
+    _upload_ui(reader)
     st.divider()
-    gallery_ui(saved)
+    gallery_ui(saved, person)
 
 
 @st.fragment
-def _drawing_ui(classifier: Classifier, model_name: str) -> None:
+def _drawing_ui(classifier: DigitClassifier, model_name: str, person: str) -> None:
     """The canvas and its answer; a fragment, so a stroke reruns only this part of the page."""
     canvas_column, answer_column = st.columns([5, 7], gap="large")
     with canvas_column:
@@ -62,7 +68,7 @@ def _drawing_ui(classifier: Classifier, model_name: str) -> None:
             )
         else:
             _show_answer(answer)
-            label_ui(answer, picture, model_name)
+            label_ui(answer, picture, model_name, person)
 
 
 def _canvas() -> np.ndarray | None:
@@ -100,7 +106,7 @@ def _clear_canvas() -> None:
     st.session_state[_JUST_CLEARED] = True
 
 
-def _read_or_none(picture: np.ndarray, classifier: Classifier) -> Answer | None:
+def _read_or_none(picture: np.ndarray, classifier: DigitClassifier) -> Answer | None:
     try:
         return read_digit(picture, classifier)
     except EmptyImageError:
@@ -162,7 +168,7 @@ def _probability_chart(answer: Answer) -> None:
     st.vega_lite_chart(spec=spec, width="stretch")
 
 
-def _upload_ui(classifier: Classifier) -> None:
+def _upload_ui(classifier: DigitClassifier) -> None:
     st.subheader("Or upload pictures of digits")
     uploads = st.file_uploader(
         "PNG or JPEG pictures, one digit each",
@@ -178,7 +184,7 @@ def _upload_ui(classifier: Classifier) -> None:
                 _show_upload(upload, classifier)
 
 
-def _show_upload(upload, classifier: Classifier) -> None:
+def _show_upload(upload, classifier: DigitClassifier) -> None:
     upload.seek(0)  # the same file object may have been read by an earlier run
     try:
         answer = read_digit(load_image(upload), classifier)

@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.training_job import TRAIN_PAGE, start_fine_tuning
-from mnist_core.answer import Answer
+from mnist_core.answer import Answer, a_digit
 from mnist_core.feedback import Drawing, FeedbackError, FeedbackStore, feedback_path
 from mnist_core.finetune import FINE_TUNE_EPOCHS, MIN_DRAWINGS
 from mnist_core.pixels import to_pixels
@@ -39,59 +39,66 @@ def show_notice() -> None:
         st.toast(notice)  # no icon: emoji need a font that a plain Linux desktop lacks
 
 
-def label_ui(answer: Answer, picture: np.ndarray, model_name: str) -> None:
-    """ "Right!" or "Wrong? It was a _": keep the drawing with its true digit, once."""
+def label_ui(answer: Answer, picture: np.ndarray, model_name: str, person: str) -> None:
+    """ "Right!" or "Wrong? It was a _": keep `person`'s drawing with its true digit, once."""
     fingerprint = hashlib.blake2b(picture.tobytes(), digest_size=16).hexdigest()
     kept = st.session_state.get(_KEPT)
     if kept is not None and kept[0] == fingerprint:
         st.success(
-            f"Kept as a **{kept[1]}** in your drawings: the Models page scores every model on "
-            "them. Clear the canvas and draw another."
+            f"Kept as **{a_digit(kept[1])}**: the next drawing like it is read that way, and the "
+            "Models page scores models on your drawings. Clear the canvas and draw another."
         )
         return
     predicted = answer.verdict.digit
     question = st.container(horizontal=True, vertical_alignment="center")
     question.markdown("**Was it right?**", width="content")
-    right = question.button(f"Right! A {predicted}")
+    right = question.button(f"Right! {a_digit(predicted).capitalize()}")
     correction = st.container(horizontal=True, vertical_alignment="bottom")
     # One widget per drawing (its key names the drawing): a new drawing starts unlabelled.
     label = correction.pills("Wrong? It was a", range(10), key=f"feedback_label_{fingerprint}")
     save = correction.button("Save", type="primary", disabled=label is None)
-    st.caption("Kept drawings are a test set of your own: the Models page scores models on it.")
+    st.caption("A labelled drawing teaches the app your handwriting at once.")
     if right or save:
-        _keep(answer, picture, predicted if right else label, model_name, fingerprint)
+        _keep(answer, picture, predicted if right else label, model_name, fingerprint, person)
 
 
 def _keep(
-    answer: Answer, picture: np.ndarray, label: int, model_name: str, fingerprint: str
+    answer: Answer,
+    picture: np.ndarray,
+    label: int,
+    model_name: str,
+    fingerprint: str,
+    person: str,
 ) -> None:
     verdict = answer.verdict
+    image = to_pixels(answer.image)
     try:
         store = FeedbackStore.open()
         drawing_id = store.add(
-            to_pixels(answer.image), picture, label, verdict.digit, verdict.probability, model_name
+            image, picture, label, verdict.digit, verdict.probability, model_name, person
         )
     except FeedbackError as error:
         st.error(f"The drawing could not be kept: {error}.")
         return
     st.session_state[_KEPT] = (fingerprint, label, drawing_id)
-    st.session_state[_NOTICE] = f"Kept as a {label}. Your drawings: {store.count()}."
+    st.session_state[_NOTICE] = f"Kept as {a_digit(label)}. Drawings: {store.count(person)}."
     st.rerun()  # the whole page, not just the canvas' fragment: the gallery shows it
 
 
-def gallery_ui(model: SavedModel) -> None:
-    """The labelled drawings, newest first, each with Delete; export and import as `.npz`;
-    fine-tuning `model` (the active one) on them."""
+def gallery_ui(model: SavedModel, person: str) -> None:
+    """`person`'s labelled drawings, newest first, each with Delete; export and import (of
+    everyone's) as `.npz`; fine-tuning `model` (the active one) on everyone's."""
     try:
         store = _existing_store()
-        drawings = [] if store is None else store.all()
+        drawings = [] if store is None else store.all(person)
+        everyone = 0 if store is None else store.count()
     except FeedbackError as error:
         st.error(f"Your labelled drawings cannot be read: {error}.")
         return
     wrong = sum(not drawing.correct for drawing in drawings)
     with st.expander(f"Your labelled drawings ({len(drawings)})", key="feedback_gallery"):
-        _export_import_ui(store, len(drawings))
-        _fine_tune_ui(model, len(drawings))
+        _export_import_ui(store, everyone)
+        _fine_tune_ui(model, everyone)
         if not drawings:
             st.caption(
                 "None yet. After the model answers, say whether it was right: the drawing is "
@@ -161,9 +168,13 @@ def _fine_tune_ui(model: SavedModel, count: int) -> None:
         help=f"Needs at least {MIN_DRAWINGS} drawings.",
     )
     about.caption(
-        f"Goes on training **{model.name}** for {FINE_TUNE_EPOCHS} epochs on MNIST with your "
-        f"drawings mixed in, and saves the result as a new model: **{model.name}** stays as "
-        "it is. Its score on your drawings then counts only the ones you add afterwards."
+        f"{count} of {MIN_DRAWINGS} drawings needed. "
+        if count < MIN_DRAWINGS
+        else ""
+        f"Makes the memory permanent, for everyone: goes on training **{model.name}** for "
+        f"{FINE_TUNE_EPOCHS} epochs on MNIST with everyone's {count} labelled drawings mixed "
+        f"in, and saves the result as a new model (**{model.name}** stays as it is). Its "
+        "score on your drawings then counts only the ones you add afterwards."
     )
     if pressed:
         _job, started = start_fine_tuning(model)

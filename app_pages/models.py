@@ -18,10 +18,12 @@ from app_pages.active_model import (
     set_active_model,
 )
 from app_pages.figures import show_figure
+from app_pages.person import current_person
 from app_pages.results import model_results, model_summary
 from app_pages.training_job import TRAIN_PAGE
 from mnist_core import plots
 from mnist_core.evaluate import Evaluation
+from mnist_core.feedback import EVERYONE
 from mnist_core.store import ModelFileError, SavedModel, delete_model, list_models
 
 _SELECTED = "models_selected"
@@ -216,15 +218,24 @@ def _drawn_evaluation_ui(saved: SavedModel) -> Evaluation | None:
 
 
 def _own_drawings_ui(saved: SavedModel) -> None:
-    """The "Your drawings" metric: the drawings labelled on the Draw page, when there are any."""
+    """The "Your drawings" metric (the session's person's, or everyone's without a name), and
+    the score on each person's drawings when several people labelled some."""
     from mnist_core.feedback import FeedbackError, FeedbackStore, evaluate_feedback, feedback_path
 
+    person = current_person()
+    whose = None if person == EVERYONE else person
+    learnt_up_to = saved.record.drawings_learnt_up_to
+    people = {}
     if not feedback_path().exists():  # looking never creates the store
         evaluation = None
     else:
         try:
             classifier, store = load_classifier(saved), FeedbackStore.open()
-            evaluation = evaluate_feedback(classifier, store, saved.record.drawings_learnt_up_to)
+            evaluation = evaluate_feedback(classifier, store, learnt_up_to, person=whose)
+            people = {
+                name: evaluate_feedback(classifier, store, learnt_up_to, person=name)
+                for name in store.people()
+            }
         except (FeedbackError, ModelFileError) as error:
             st.metric("Your drawings", "n/a")
             st.caption(f"Cannot score your drawings: {error}.")
@@ -246,9 +257,20 @@ def _own_drawings_ui(saved: SavedModel) -> None:
         delta=f"of {evaluation.count} drawings",
         delta_color="off",
         delta_arrow="off",
-        help="The drawings you labelled on the Draw page"
+        help=("Everyone's drawings labelled" if whose is None else f"{person}'s drawings")
+        + " on the Draw page"
         + (", since this model was fine-tuned on the ones before." if tuned else "."),
     )
+    scored = {name: e for name, e in people.items() if e is not None}
+    if len(scored) > 1:
+        st.dataframe(
+            [
+                {"Person": name, "Drawings": e.count, "Accuracy": 100 * e.accuracy}
+                for name, e in scored.items()
+            ],
+            hide_index=True,
+            column_config={"Accuracy": st.column_config.NumberColumn(format="%.1f%%")},
+        )
 
 
 def _drawn_set_version() -> tuple[str, int]:

@@ -226,8 +226,11 @@ def _evaluate(args) -> int:
     for digit, row in evaluation.report.items():
         scores = f"{row['precision']:9.4f} {row['recall']:7.4f} {row['f1']:7.4f}"
         print(f"{digit:>5} {scores} {row['support']:8d}")
-    drawn = _other_sets(classifier, record.drawings_learnt_up_to if record else 0)
-    for label, other in drawn.items():
+    learnt_up_to = record.drawings_learnt_up_to if record else 0
+    drawn = _other_sets(classifier, learnt_up_to)
+    people = _people_scores(classifier, learnt_up_to)
+    shown = {**drawn, **{f"your drawings ({person})": e for person, e in people.items()}}
+    for label, other in shown.items():
         per_digit = " ".join(f"{d}:{a:.0%}" for d, a in enumerate(other.per_class_accuracy))
         print(f"{label}: accuracy {other.accuracy:.4f} ({other.count} images)  {per_digit}")
 
@@ -253,6 +256,7 @@ def _evaluate(args) -> int:
             "test_loss": evaluation.loss,
             "per_class": evaluation.report,
             **{f"{key}_accuracy": other.accuracy for key, other in drawn.items()},
+            "people_accuracy": {person: e.accuracy for person, e in people.items()},
             "charts": [str(charts / f) for f in figures],
         }))  # fmt: skip
     return 0
@@ -273,6 +277,18 @@ def _other_sets(classifier, drawings_learnt_up_to: int = 0) -> dict:
     if yours is not None:
         scores["your_drawings"] = yours
     return scores
+
+
+def _people_scores(classifier, drawings_learnt_up_to: int = 0) -> dict:
+    """Each person's labelled drawings (those it was not fine-tuned on) -> the score on them."""
+    from mnist_core.feedback import FeedbackStore, evaluate_feedback
+
+    store = FeedbackStore.open()
+    scores = {
+        person: evaluate_feedback(classifier, store, drawings_learnt_up_to, person=person)
+        for person in store.people()
+    }
+    return {person: score for person, score in scores.items() if score is not None}
 
 
 def _predict(args) -> int:

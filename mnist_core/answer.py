@@ -52,6 +52,11 @@ class Verdict:
         return f"not sure: {self.digit} or {self.runner_up}"
 
 
+def a_digit(digit: int) -> str:
+    """The digit with its article, as it is said: "a 7", "an 8" (and "an 11", were it one)."""
+    return f"{'an' if str(digit).startswith('8') or digit in (11, 18) else 'a'} {digit}"
+
+
 def verdict(probabilities: np.ndarray) -> Verdict:
     """The verdict of ten class probabilities (ties go to the smaller digit)."""
     probabilities = np.asarray(probabilities, dtype=np.float64)

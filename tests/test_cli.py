@@ -79,6 +79,8 @@ def test_evaluate_scores_drawn_digits_and_your_drawings(trained, small_npz, smal
     x_test, y_test = small_mnist.test
     for i in range(3):
         store.add(x_test[i], None, int(y_test[i]), int(y_test[i]), 0.9, "cli")
+    wrong = (int(y_test[3]) + 1) % 10
+    store.add(x_test[3], None, wrong, wrong, 0.9, "cli", person="Ada")  # labelled wrong
     env = {
         **os.environ,
         "MNIST_DRAWN_SET": str(drawn_path),
@@ -88,8 +90,10 @@ def test_evaluate_scores_drawn_digits_and_your_drawings(trained, small_npz, smal
     assert process.returncode == 0, process.stderr
     result = json.loads(process.stdout.strip().splitlines()[-1])
     assert 0 <= result["drawn_digits_accuracy"] <= 1
-    assert result["your_drawings_accuracy"] == 1.0  # three clean MNIST digits
+    assert result["your_drawings_accuracy"] == 0.75  # three clean MNIST digits, one mislabelled
+    assert result["people_accuracy"] == {"Ada": 0.0, "everyone": 1.0}
     assert "drawn_digits: accuracy" in process.stdout and "(20 images)" in process.stdout
+    assert "your drawings (Ada): accuracy 0.0000 (1 images)" in process.stdout
 
 
 def test_finetune_needs_drawings_then_saves_a_tuned_copy(trained, small_npz, small_mnist, tmp_path):

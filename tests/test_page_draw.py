@@ -14,6 +14,7 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from app_pages.feedback_ui import export_bytes, import_bytes
 from app_pages.training_job import job_runner
@@ -26,7 +27,7 @@ from mnist_core.preprocess import to_mnist
 from mnist_core.record import FineTuned
 from mnist_core.store import list_models
 from mnist_core.strokes import render_strokes
-from tests.app_support import open_page, train_tiny
+from tests.app_support import APP, TIMEOUT_S, open_page, train_tiny
 
 DRAW = "app_pages/draw.py"
 VERTICAL_LINE = [[(140, 40), (138, 240)]]  # a "1"
@@ -245,7 +246,7 @@ def test_a_misread_drawing_is_kept_with_the_digit_the_user_gives(with_model, fee
     np.testing.assert_array_equal(drawing.canvas, canvas)  # the raw canvas, losslessly
     np.testing.assert_array_equal(drawing.image, to_pixels(to_mnist(canvas)))  # what it saw
     assert app.toast[0].value.startswith("Kept as a 7")
-    assert "Kept as a **7**" in app.success[0].value  # instead of the control: kept once
+    assert "Kept as **a 7**" in app.success[0].value  # instead of the control: kept once
     assert not app.pills
     assert gallery(app).label == "Your labelled drawings (1)"
     assert gallery(app).image[0].proto.imgs[0].caption == "7 · said 1 ✗"
@@ -359,3 +360,63 @@ def test_the_page_imports_an_export_and_refuses_a_bad_file(with_model, tmp_path)
     assert app.toast[0].value == "Imported 2 drawings from theirs.npz."
     assert gallery(app).label == "Your labelled drawings (2)"
     assert sorted(d.label for d in FeedbackStore.open().all()) == [2, 6]
+
+
+SHIFTED_LINE = [[(170, 30), (168, 230)]]  # the same "1" elsewhere: the same 28x28 once centred
+
+
+def test_a_correction_teaches_that_person_at_once_and_nobody_else(with_model, feedback_db):
+    app = open_page(DRAW)
+    app.text_input(key="person_field").set_value("Ada").run()
+    assert app.query_params["person"] == "Ada"  # kept in the link: a reload keeps it
+    assert any("no memory of your handwriting" in c.value for c in app.caption)
+    draw(app, VERTICAL_LINE)
+    (prediction,) = predictions(app)
+    wrong = 7 if prediction.value != "7" else 4
+    app.pills[0].set_value(wrong).run()
+    button(app, "Save").click().run()
+
+    assert not app.exception
+    assert any("Knows **1** of your drawings" in c.value for c in app.caption)
+    draw(app, SHIFTED_LINE)  # drawn again, elsewhere on the canvas
+    assert predictions(app)[0].value == str(wrong)  # read as Ada said, at once
+    (drawing,) = FeedbackStore.open().all()
+    assert drawing.person == "Ada" and drawing.label == wrong
+
+    stranger = open_page(DRAW)  # another session, no name: everyone's memory is empty
+    draw(stranger, SHIFTED_LINE)
+    assert predictions(stranger)[0].value == prediction.value
+    bob = open_page(DRAW)
+    bob.text_input(key="person_field").set_value("Bob").run()
+    draw(bob, SHIFTED_LINE)
+    assert predictions(bob)[0].value == prediction.value
+
+
+def test_the_link_brings_back_the_name_and_its_memory_can_be_forgotten(with_model, feedback_db):
+    store = FeedbackStore.open()
+    add_drawings(store, [3, 3])
+    image = to_pixels(to_mnist(render_strokes(VERTICAL_LINE)))
+    store.add(image, None, 5, 1, 0.9, "tiny", person="Ada")
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    app.query_params["person"] = "Ada"
+    app.run().switch_page(DRAW).run()
+
+    assert app.text_input(key="person_field").value == "Ada"
+    assert any("Knows **1** of your drawings" in c.value for c in app.caption)
+    assert gallery(app).label == "Your labelled drawings (1)"  # Ada's, not everyone's 3
+    button(app, "Forget them…").click().run()
+    button(app, "Yes, forget").click().run()
+
+    assert not app.exception
+    assert store.people() == {"everyone": 2}
+    assert any("no memory of your handwriting" in c.value for c in app.caption)
+
+
+def test_a_name_that_cannot_be_kept_says_why_and_keeps_the_last_one(with_model):
+    app = open_page(DRAW)
+    app.text_input(key="person_field").set_value("Ada").run()
+    app.text_input(key="person_field").set_value("bell\x07").run()
+
+    assert not app.exception
+    assert "That name cannot be kept" in app.error[0].value
+    assert app.query_params["person"] == "Ada"

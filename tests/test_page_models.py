@@ -7,13 +7,14 @@ import json
 import shutil
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from mnist_core.classify import Classifier
 from mnist_core.drawn import evaluate_drawn, load_drawn_set, save_drawn_set
 from mnist_core.feedback import FeedbackStore, evaluate_feedback
 from mnist_core.store import find_model
 from scripts.drawn_synthesis import build_drawn_set
-from tests.app_support import open_page
+from tests.app_support import APP, TIMEOUT_S, open_page
 
 MODELS = "app_pages/models.py"
 
@@ -188,6 +189,21 @@ def test_scores_the_users_own_drawings_when_there_are_some(with_models, mnist):
     expected = evaluate_feedback(Classifier.load(find_model("tiny-b").path), store)
     assert metric(app, "Your drawings").value == f"{expected.accuracy:.2%}"
     assert metric(app, "Your drawings").delta == "of 12 drawings"
+
+
+def test_each_persons_drawings_are_scored_and_the_session_sees_its_own(with_models, mnist):
+    images, labels = mnist.test
+    store = FeedbackStore.open()
+    for i, person in enumerate(["Ada"] * 5 + ["Bob"] * 3):
+        store.add(images[i], None, int(labels[i]), 0, 0.5, "tiny-b", person=person)
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    app.query_params["person"] = "Bob"
+    app.run().switch_page(MODELS).run()
+
+    assert not app.exception
+    assert metric(app, "Your drawings").delta == "of 3 drawings"  # Bob's
+    (table,) = [frame.value for frame in app.dataframe if "Person" in frame.value.columns]
+    assert table["Person"].tolist() == ["Ada", "Bob"] and table["Drawings"].tolist() == [5, 3]
 
 
 def test_a_fine_tuned_model_is_scored_only_on_drawings_it_did_not_learn_from(with_models, mnist):

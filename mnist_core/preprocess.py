@@ -67,7 +67,11 @@ def to_grey_ink(image: np.ndarray | Image.Image) -> np.ndarray:
     transparent border means a drawing on a transparent sheet: then whatever is drawn is ink,
     whatever its colour. Otherwise transparent pixels are flattened onto the sheet's colour.
     """
-    grey, alpha = _grey_and_alpha(_unit_range(_pixels_of(image)))
+    pixels = _pixels_of(image)
+    if _is_opaque_grey(pixels):  # the canvas: light strokes on an opaque dark sheet
+        grey, alpha = np.divide(pixels[:, :, 0], 255, dtype=np.float32), None
+    else:
+        grey, alpha = _grey_and_alpha(_unit_range(pixels))
     if alpha is not None:
         border_alpha = _border(alpha)
         if np.median(border_alpha) < 0.5:
@@ -164,6 +168,16 @@ def _pixels_of(image: np.ndarray | Image.Image) -> np.ndarray:
         raise ImageError(f"The image has no pixels (shape {shape})")
     _refuse_oversized(pixels.shape[1], pixels.shape[0], "The image")
     return pixels
+
+
+def _is_opaque_grey(pixels: np.ndarray) -> bool:
+    """Whether uint8 RGB(A) pixels are grey (R = G = B) and opaque: then one channel is the
+    luma, and the other channels need not be converted (the hot path: every stroke)."""
+    if pixels.dtype != np.uint8 or pixels.shape[2] not in (3, 4):
+        return False
+    red = pixels[:, :, 0]
+    opaque = pixels.shape[2] == 3 or bool((pixels[:, :, 3] == 255).all())
+    return opaque and np.array_equal(red, pixels[:, :, 1]) and np.array_equal(red, pixels[:, :, 2])
 
 
 def _unit_range(pixels: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 from mnist_core import personal
 from mnist_core.classify import Classifier
 from mnist_core.config import TrainConfig
+from mnist_core.feedback import FeedbackStore
 from mnist_core.model import build_model
 from mnist_core.personal import PersonalClassifier
 from mnist_core.pixels import to_unit
@@ -154,3 +155,35 @@ def test_a_memory_follows_the_model_it_was_made_with(base, test_digits):
 def test_refuses_bad_memories_clearly(base, images, labels, message):
     with pytest.raises(ValueError, match=message):
         PersonalClassifier(base, images, np.array(labels))
+
+
+REMEMBER_AFTER_A_RESTART = """
+import sys
+from mnist_core.classify import Classifier
+from mnist_core.feedback import FeedbackStore
+from mnist_core.personal import PersonalClassifier
+from mnist_core.pixels import to_unit
+store = FeedbackStore.open(sys.argv[2])
+images, labels = store.arrays(person="Ada")
+memory = PersonalClassifier(Classifier.load(sys.argv[1]), to_unit(images), labels)
+print(memory.size, int(memory.probabilities(to_unit(images[0])).argmax()))
+"""
+
+
+def test_a_memory_comes_back_after_a_restart(saved_small_model, small_mnist, tmp_path):
+    """Kept in SQLite, a person's memory is there for the next server, as it was."""
+    import subprocess
+    import sys
+
+    images, labels = small_mnist.test
+    store = FeedbackStore.open(tmp_path / "feedback.sqlite")
+    wrong = (int(labels[0]) + 1) % 10  # a label the model would never give: only memory can
+    store.add(images[0], None, wrong, int(labels[0]), 0.9, "small", person="Ada")
+    store.add(images[1], None, int(labels[1]), int(labels[1]), 0.9, "small", person="Bob")
+
+    run = subprocess.run(
+        [sys.executable, "-c", REMEMBER_AFTER_A_RESTART, str(saved_small_model[1].path),
+         str(store.path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert run.stdout.split() == ["1", str(wrong)]

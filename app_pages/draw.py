@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.active_model import active_model, load_classifier
+from app_pages.active_model import active_model
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
 from app_pages.person import memory_ui, person_ui, personal_reader
 from app_pages.training_job import TRAIN_PAGE, start_training
@@ -36,7 +36,6 @@ def draw_page() -> None:
     with name_column:
         person = person_ui()
     try:
-        load_classifier(saved)  # refuses a model file that cannot be used, once
         reader = personal_reader(saved, person)
     except ModelFileError as error:
         st.error(

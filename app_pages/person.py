@@ -69,7 +69,8 @@ def _rename() -> None:
 
 def personal_reader(saved: SavedModel, person: str) -> PersonalClassifier:
     """`saved`'s classifier with `person`'s memory: built again when the model or their
-    drawings change, shared by every session of that person."""
+    drawings change, shared by every session of that person. Raises `store.ModelFileError`
+    when the model file is unsafe, broken or gone."""
     path = feedback_path()
     if not path.exists():  # looking never creates the store
         return _reader(str(saved.path), file_version(saved), None, person, (0, 0))
@@ -108,6 +109,8 @@ def memory_ui(reader: PersonalClassifier, person: str) -> None:
         f"Knows **{reader.size}** of {whose} drawings: ones that look like them are read "
         "the way they were labelled."
     )
+    if person == EVERYONE:
+        return  # a drawing without a name may be anyone's: only its owner may forget a memory
     if clear.button("Forget them…", key="person_forget", type="tertiary"):
         st.session_state[_CONFIRM_FORGET] = person
     if st.session_state.get(_CONFIRM_FORGET) == person:

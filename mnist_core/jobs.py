@@ -239,6 +239,8 @@ class TrainingJob:
                     code = self._child.wait()
                     self._finish(FAILED, error=f"the training process died (exit code {code})")
                     return
+                except (TypeError, ValueError):  # not a (kind, ...) tuple
+                    kind, payload = "unreadable", []
                 self._apply(kind, payload)
 
     def _apply(self, kind: str, payload: list) -> None:
@@ -252,8 +254,11 @@ class TrainingJob:
             self._child.wait()
             if state == FAILED:
                 self._finish(FAILED, error=detail)
-            else:
+                return
+            try:
                 self._finish(state, saved=find_model(detail, self.spec.models_dir))
+            except ModelFileError as error:  # deleted, or unreadable, the moment it was saved
+                self._finish(FAILED, error=f"the model was saved but cannot be read: {error}")
         elif kind == STATE and payload and payload[0] in STATES:
             with self._lock:
                 self._replace(state=payload[0])

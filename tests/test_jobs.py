@@ -196,12 +196,16 @@ def test_the_server_side_of_a_job_never_imports_keras(small_npz, tmp_path):
     assert watched.stdout.split() == ["done", "1.0", "False"], watched.stderr
 
 
+def job_with_a_waiting_child(models_dir) -> jobs.TrainingJob:
+    """A job whose child is a process that only waits: the reports are the test's."""
+    job = jobs.TrainingJob(spec(SMALL_CONFIG, None, models_dir))
+    job._child = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
+    return job
+
+
 def test_a_report_the_server_does_not_know_fails_the_job_and_ends_the_child(tmp_path):
     """The protocol is closed: a report of an unknown kind is an error, never a final state."""
-    job = jobs.TrainingJob(spec(SMALL_CONFIG, None, tmp_path))
-    job._child = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)"], stdin=subprocess.PIPE
-    )
+    job = job_with_a_waiting_child(tmp_path)
 
     job._apply("celebrate", ["it trained"])
 
@@ -209,6 +213,17 @@ def test_a_report_the_server_does_not_know_fails_the_job_and_ends_the_child(tmp_
     assert snapshot.state == jobs.FAILED and snapshot.is_finished and job.wait(0)
     assert snapshot.error == "the training process sent an unknown report 'celebrate'"
     assert job._child.poll() is not None  # ended, not left running
+
+
+def test_a_model_reported_saved_but_gone_fails_the_job_with_a_reason(tmp_path):
+    job = job_with_a_waiting_child(tmp_path)
+    job._child.stdin.close()  # the child ends, as it does after its last report
+
+    job._apply(jobs.STATE, [jobs.DONE, "vanished"])
+
+    snapshot = job.snapshot()
+    assert snapshot.state == jobs.FAILED and snapshot.saved is None
+    assert snapshot.error.startswith("the model was saved but cannot be read: no saved model")
 
 
 def test_the_spec_reaches_the_child_as_it_was_with_every_path_resolved(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ from app_pages.training_job import TRAIN_PAGE
 from mnist_core import plots
 from mnist_core.evaluate import Evaluation
 from mnist_core.feedback import EVERYONE
-from mnist_core.store import ModelFileError, SavedModel, delete_model, list_models
+from mnist_core.store import ModelFileError, SavedModel, delete_model, scan_models
 
 _SELECTED = "models_selected"
 _CONFIRMING = "models_confirm_delete"  # the name of the model whose deletion awaits a yes
@@ -36,7 +36,9 @@ def models_page() -> None:
     st.title("Saved models")
     if deleted := st.session_state.pop(_DELETED, None):
         st.success(f"Deleted **{deleted}**.")
-    models = list_models()
+    models, unreadable = scan_models()
+    for name, why in unreadable.items():
+        st.warning(f"**{name}** is not shown: {why}.")
     if not models:
         st.info("There is no saved model yet to show. Train one first on the Train page.")
         st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="⚙️")

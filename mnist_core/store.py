@@ -128,17 +128,27 @@ def _claim_name(temp_h5: Path, name: str, rename_if_taken: bool) -> Path:
 
 def list_models(directory=None) -> list[SavedModel]:
     """Every complete saved model, newest first; leftovers of interrupted saves are removed."""
+    return scan_models(directory)[0]
+
+
+def scan_models(directory=None) -> tuple[list[SavedModel], dict[str, str]]:
+    """(every complete saved model, newest first; name -> why, for each model whose record
+    cannot be read, which is therefore not listed). Leftovers of interrupted saves are removed."""
     folder = models_dir(directory)
     if not folder.is_dir():
-        return []
+        return [], {}
     remove_leftovers(folder)
-    models = []
+    models, unreadable = [], {}
     for sidecar in folder.glob("*.json"):
+        h5_path = sidecar.with_suffix(".h5")
+        if not h5_path.is_file():
+            continue  # being deleted: its record goes first, then its file
         try:
-            models.append(read_saved_model(sidecar.with_suffix(".h5")))
-        except ModelFileError:
-            continue  # a record we cannot read, or a save under way: nothing we can show
-    return sorted(models, key=lambda m: (m.record.created, m.name), reverse=True)
+            models.append(read_saved_model(h5_path))
+        except ModelFileError as error:
+            unreadable[sidecar.stem] = str(error)
+    models.sort(key=lambda m: (m.record.created, m.name), reverse=True)
+    return models, unreadable
 
 
 def find_model(name: str, directory=None) -> SavedModel:

@@ -228,3 +228,14 @@ def test_a_fine_tuned_model_is_scored_only_on_drawings_it_did_not_learn_from(wit
     )
     store.add(images[20], None, int(labels[20]), 0, 0.5, "tiny-b")
     assert metric(app.run(), "Your drawings").delta == "of 4 drawings"
+
+
+def test_a_model_whose_record_cannot_be_read_is_named_with_the_reason(with_models):
+    (with_models / "tiny-a.json").write_text('{"config": {"architecture": "mlp"}}')
+
+    app = open_page(MODELS)
+
+    assert not app.exception
+    assert "**tiny-a** is not shown" in app.warning[0].value
+    assert "has no 'history'" in app.warning[0].value
+    assert list(app.dataframe[0].value["Name"]) == ["tiny-b"]

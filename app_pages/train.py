@@ -10,13 +10,12 @@ import streamlit as st
 
 from app_pages.active_model import active_model
 from app_pages.figures import show_figure
-from app_pages.results import model_results, model_summary
+from app_pages.results import describe_config, model_results, model_summary
 from app_pages.training_job import activate_if_followed, follow, job_runner, start_training
 from mnist_core import jobs
 from mnist_core.config import (
     ARCHITECTURES,
     BOUNDS,
-    HIDDEN_LAYER_ARCHITECTURES,
     PRESETS,
     ConfigError,
     TrainConfig,
@@ -36,9 +35,14 @@ REFERENCE = TrainConfig()
 ARCHITECTURE_NAMES = {
     "mlp": "MLP (the reference model)",
     "cnn": "CNN (Keras' MNIST convnet)",
-    "cnn-dense": "CNN with a dense layer (the best for drawing)",
+    "cnn-dense": "CNN + dense layer (best for drawing)",
 }
 PRESET_NAMES = {"reference": "Reference MLP", "best": "Best for drawing"}
+PRESET_CAPTIONS = {
+    "reference": "The preset fills in the reference model; change any field to try your own.",
+    "best": "The preset fills in the model that reads drawings best; change any field to try "
+    "your own.",
+}
 PRESET_HELP = (
     "**Reference MLP**: the reference model (about 98% on MNIST, under a minute). "
     "**Best for drawing**: a CNN with a dense layer trained on distorted digits, the model "
@@ -146,7 +150,7 @@ def _settings_fields(busy: bool) -> TrainConfig | None:
     if busy:
         st.caption("One model trains at a time on this server; the form frees up when it ends.")
     else:
-        st.caption("The defaults train the reference model.")
+        st.caption(PRESET_CAPTIONS[st.session_state.get("train_preset", "reference")])
     if not submitted:
         return None
     try:
@@ -257,8 +261,10 @@ def _latest_metrics(snapshot: JobSnapshot) -> None:
 
 
 def _metric_text(name: str, value: float, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    return f"{value:{sign}.2%}" if name.endswith("accuracy") else f"{value:{sign}.4f}"
+    """An accuracy in percent, a loss as it is; a change of accuracy in percentage points."""
+    if not name.endswith("accuracy"):
+        return f"{value:+.4f}" if signed else f"{value:.4f}"
+    return f"{100 * value:+.2f} points" if signed else f"{value:.2%}"
 
 
 def _describe_job(snapshot: JobSnapshot) -> str:
@@ -313,19 +319,6 @@ def finished_training(snapshot: JobSnapshot) -> None:
         download_column.caption("Deleted since.")
     model_summary(saved)
     model_results(saved)
-
-
-def describe_config(config: TrainConfig) -> str:
-    """One line naming every setting of a run, e.g. "MLP · 10 epochs · batch 32 · …"."""
-    parts = [config.architecture.upper(), f"{config.epochs} epochs", f"batch {config.batch_size}"]
-    if config.architecture in HIDDEN_LAYER_ARCHITECTURES:
-        parts += [f"{config.hidden_units} hidden units", f"dropout {config.dropout:g}"]
-    parts += [
-        f"learning rate {config.learning_rate:g}",
-        f"{config.validation_size:,} validation images",
-        f"seed {config.seed}",
-    ]
-    return " · ".join(parts)
 
 
 def duration(seconds: float) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 TRAIN_COLOUR, VALIDATION_COLOUR = "#1f77b4", "#ff7f0e"
 
@@ -42,11 +43,15 @@ def learning_curves(
                         color=colour,
                         label=f"{prefix}{part}",
                     )
+    epochs = max((len(v) for h in histories.values() for v in h.values() if v), default=1)
     for axes, title in ((loss_axes, "Loss"), (accuracy_axes, "Accuracy")):
         axes.set_title(title)
         axes.set_xlabel("epoch")
         axes.grid(alpha=0.3)
-        axes.xaxis.get_major_locator().set_params(integer=True)
+        axes.xaxis.set_major_locator(
+            MaxNLocator(nbins=min(epochs, 10), integer=True, min_n_ticks=1)
+        )
+        axes.set_xlim(0.5, epochs + 0.5)  # whole epochs only, the first one included
         if axes.lines:
             axes.legend(fontsize="small")
     return figure
@@ -107,11 +112,13 @@ def per_class_bars(accuracies: dict[str, Sequence[float]]) -> Figure:
         axes.bar(
             np.arange(10) + (i - (len(accuracies) - 1) / 2) * width, values, width, label=label
         )
-    low = min((min(v) for v in accuracies.values()), default=0)
-    axes.set_ylim(max(0.0, low - 0.02), 1.0)
+    axes.set_ylim(0.0, 1.0)  # from zero: a cut axis makes small gaps look large
+    axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xticks(range(10))
     axes.set_xlabel("digit")
     axes.set_ylabel("accuracy")
     axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize="small")
+    # below the bars, never over them
+    axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22),
+                ncol=max(len(accuracies), 1), frameon=False)  # fmt: skip
     return figure

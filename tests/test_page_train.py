@@ -102,8 +102,10 @@ def test_the_best_preset_fills_the_form_with_its_settings(models_dir):
     page = _page()
     page.radio(key="train_preset").set_value("best").run()
     assert _settings(page) == PRESETS["best"].to_dict()
+    assert any("model that reads drawings best" in c.value for c in page.caption)
     page.radio(key="train_preset").set_value("reference").run()
     assert _settings(page) == TrainConfig().to_dict()
+    assert any("fills in the reference model" in c.value for c in page.caption)
 
 
 def test_a_setting_the_data_cannot_meet_fails_with_a_clear_message(models_dir, small_data):
@@ -126,6 +128,10 @@ def test_trains_a_tiny_model_and_shows_its_results(models_dir, small_data):
     assert list(report["Digit"]) == [str(digit) for digit in range(10)]
     assert report["Test images"].sum() == 1000
     assert page.get("download_button")
+    summary = next(c.value for c in page.caption if "of batch 32" in c.value)
+    assert summary.startswith("MLP · 1 epoch of batch 32 · 128 hidden units, dropout 0.2")
+    assert "plain training images" in summary and "Trained on the data in" in summary
+    assert "augment False" not in summary and "architecture mlp" not in summary
 
     [saved] = list_models()
     assert saved.record.config.epochs == 1

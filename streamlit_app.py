@@ -8,6 +8,7 @@ reads a model file, and the Train page when it trains.
 import streamlit as st
 
 from app_pages.active_model import model_sidebar
+from app_pages.person import keep_person_in_link
 
 # Icons from the symbols common fonts carry (DejaVu has them): no emoji font needed.
 st.set_page_config(page_title="MNIST digits", page_icon="✍️", layout="wide")
@@ -20,5 +21,7 @@ page = st.navigation(
     ]
 )
 page.run()
-# After the page: a model it trained, picked or deleted shows here in the same run.
+# After the page: a model it trained, picked or deleted shows here in the same run, and the
+# link carries the session's model and person, so a reload keeps them.
 model_sidebar()
+keep_person_in_link()

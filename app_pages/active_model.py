@@ -1,9 +1,10 @@
 """Which saved model this session uses, its classifier (loaded once for all sessions), and the
 sidebar that shows it and picks another.
 
-The active model's name lives in `st.session_state[ACTIVE_MODEL]`; when it is missing, or
-names a model that no longer exists (another session may have deleted it), the newest saved
-model is active. The app imports this at start, so it stays light: no Keras, no matplotlib.
+The active model is the person's choice: its name lives in `st.session_state[ACTIVE_MODEL]`
+and in the page's link (`?model=`), so a reload keeps it. When none was chosen, or the chosen
+one no longer exists (another session may have deleted it), the newest saved model is active.
+The app imports this at start, so it stays light: no Keras, no matplotlib.
 """
 
 from __future__ import annotations
@@ -14,23 +15,28 @@ from mnist_core.classify import Classifier
 from mnist_core.store import ModelFileError, SavedModel, list_models
 
 ACTIVE_MODEL = "active_model"
+LINK = "model"  # the query parameter that carries the active model
 ARCHITECTURE_NAMES = {"mlp": "MLP", "cnn": "CNN", "cnn-dense": "CNN + dense layer"}
 _PICKER = "model_picker"
 
 
 def active_model(models: list[SavedModel]) -> SavedModel | None:
     """The model the user picked, else the newest of `models` (newest first), else None."""
+    if ACTIVE_MODEL not in st.session_state and LINK in st.query_params:
+        st.session_state[ACTIVE_MODEL] = st.query_params[LINK]  # a reload, or a shared link
     name = st.session_state.get(ACTIVE_MODEL)
     picked = next((saved for saved in models if saved.name == name), None)
     return picked or (models[0] if models else None)
 
 
 def set_active_model(name: str | None) -> None:
-    """Make `name` the active model; None falls back to the newest."""
+    """Make `name` the active model (in the session and the link); None: the newest."""
     if name is None:
         st.session_state.pop(ACTIVE_MODEL, None)
+        st.query_params.pop(LINK, None)
     else:
         st.session_state[ACTIVE_MODEL] = name
+        st.query_params[LINK] = name
 
 
 def architecture_name(architecture: str) -> str:
@@ -75,10 +81,14 @@ def model_sidebar() -> None:
         if saved is None:
             st.info("No saved model yet. Train one on the **Train** page; it becomes active here.")
             return
+        if st.session_state.get(ACTIVE_MODEL) == saved.name:
+            st.query_params[LINK] = saved.name  # kept in the link on every page
         st.session_state[_PICKER] = saved.name
+        by_name = {m.name: m for m in models}
         st.selectbox(
             "Active model",
-            [m.name for m in models],
+            list(by_name),
+            format_func=lambda name: describe(by_name[name]),
             key=_PICKER,
             on_change=lambda: set_active_model(st.session_state[_PICKER]),
             label_visibility="collapsed",

@@ -96,9 +96,18 @@ def _model_and_actions(models: list[SavedModel]) -> SavedModel:
     if _SELECTED not in st.session_state:
         st.session_state[_SELECTED] = active_model(models).name
     by_name = {saved.name: saved for saved in models}
-    picker, download, delete = st.columns([4, 1, 1], vertical_alignment="bottom")
+    picker, use, download, delete = st.columns([4, 1.2, 1, 1], vertical_alignment="bottom")
     name = picker.selectbox("Model", list(by_name), key=_SELECTED, format_func=_describer(by_name))
     saved = by_name[name]
+    is_active = active_model(models).name == name
+    use.button(
+        "The active model" if is_active else "Use this model",
+        on_click=set_active_model,
+        args=(name,),
+        disabled=is_active,
+        width="stretch",
+        help="The Draw page reads with the active model; the choice is kept in the link.",
+    )
     download.download_button(
         "Download .h5",
         data=saved.path.read_bytes,  # read only when clicked

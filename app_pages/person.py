@@ -35,13 +35,18 @@ def current_person() -> str:
     return st.session_state[_PERSON]
 
 
-def person_ui() -> str:
-    """The name field; returns the person whose drawings and memory the page uses."""
+def keep_person_in_link() -> None:
+    """Put the session's person in the page's link (every page: a reload keeps the name)."""
     person = current_person()
     if person == EVERYONE:
         st.query_params.pop(_PERSON, None)
     else:
-        st.query_params[_PERSON] = person  # a reload, or the link shared, keeps the name
+        st.query_params[_PERSON] = person
+
+
+def person_ui() -> str:
+    """The name field; returns the person whose drawings and memory the page uses."""
+    person = current_person()
     if _FIELD not in st.session_state:
         st.session_state[_FIELD] = "" if person == EVERYONE else person
     st.text_input(

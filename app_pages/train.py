@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.active_model import active_model
+from app_pages.active_model import active_model, set_active_model
 from app_pages.figures import show_figure
 from app_pages.results import describe_config, model_results, model_summary
-from app_pages.training_job import activate_if_followed, follow, job_runner, start_training
+from app_pages.training_job import (
+    PREVIOUS_MODEL,
+    activate_if_followed,
+    follow,
+    job_runner,
+    start_training,
+)
 from mnist_core import jobs
 from mnist_core.config import (
     ARCHITECTURES,
@@ -21,7 +27,7 @@ from mnist_core.config import (
     TrainConfig,
 )
 from mnist_core.jobs import JobSnapshot, TrainingJob
-from mnist_core.store import list_models
+from mnist_core.store import MAX_NAME_LENGTH, ModelFileError, check_name, is_taken, list_models
 
 POLL_SECONDS = 1.0
 NOT_YET = "—"
@@ -81,9 +87,10 @@ def train_page() -> None:
     snapshot = job.snapshot() if job else None
     settings_column, job_column = st.columns([1, 2.4], gap="large")
     with settings_column:
-        config = settings_form(busy=snapshot is not None and not snapshot.is_finished)
-    if config is not None:
-        start_training(config)  # or, if another session was quicker, follow its job
+        request = settings_form(busy=snapshot is not None and not snapshot.is_finished)
+    if request is not None:
+        config, name = request
+        start_training(config, name=name)  # or, if another session was quicker, follow its job
         st.rerun()  # redraw the form with its button showing that a job runs
     with job_column:
         if snapshot is None:
@@ -96,8 +103,9 @@ def train_page() -> None:
             finished_training(snapshot)
 
 
-def settings_form(busy: bool) -> TrainConfig | None:
-    """The hyperparameter form; the config to train once submitted with valid values."""
+def settings_form(busy: bool) -> tuple[TrainConfig, str | None] | None:
+    """The hyperparameter form; once submitted with valid values, the config to train and the
+    name to save it as (None: the architecture and the time)."""
     with st.container(border=True):
         st.subheader("Settings")
         st.radio(
@@ -145,6 +153,13 @@ def _settings_fields(busy: bool) -> TrainConfig | None:
             "as Europeans do, so the model reads digits drawn off-centre, at any size and "
             "slant. Slower to train.",
         )
+        name = st.text_input(
+            "Name (optional)",
+            key="train_name",
+            max_chars=MAX_NAME_LENGTH,
+            placeholder="the architecture and the time",
+            help="What to call the saved model: letters, digits, '.', '_' or '-'.",
+        ).strip()
         label = "A model is training…" if busy else "Train"
         submitted = st.form_submit_button(label, type="primary", disabled=busy, width="stretch")
     if busy:
@@ -154,10 +169,13 @@ def _settings_fields(busy: bool) -> TrainConfig | None:
     if not submitted:
         return None
     try:
-        return TrainConfig(**values)
-    except ConfigError as error:
+        config = TrainConfig(**values)
+        if name and is_taken(check_name(name)):
+            raise ModelFileError(f"a model named {name!r} exists already: choose another name")
+    except (ConfigError, ModelFileError) as error:
         st.error(f"Cannot train with these settings: {error}.")
         return None
+    return config, name or None
 
 
 def _number_input(name: str, column) -> int | float:
@@ -300,12 +318,21 @@ def finished_training(snapshot: JobSnapshot) -> None:
             f"what it had learned was scored and saved as **{saved.name}**"
         )
     current = active_model(list_models())
-    if current is not None and current.name == saved.name:
+    is_active = current is not None and current.name == saved.name
+    if is_active:
         outcome += ", now the active model"
     message_column, download_column = st.columns([4, 1], vertical_alignment="center")
     (message_column.warning if snapshot.state == jobs.STOPPED else message_column.success)(
         outcome + "."
     )
+    previous = st.session_state.get(PREVIOUS_MODEL)
+    if is_active and previous and previous in {m.name for m in list_models()}:
+        message_column.button(
+            f"Go back to {previous}",
+            on_click=set_active_model,
+            args=(previous,),
+            help="Make the model you had before the active one again.",
+        )
     if saved.path.is_file():
         download_column.download_button(
             "Download .h5",

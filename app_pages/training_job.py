@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.active_model import set_active_model
+from app_pages.active_model import active_model, set_active_model
 from mnist_core.config import TrainConfig
 from mnist_core.finetune import fine_tune_config
 from mnist_core.jobs import JobRunner, JobSnapshot, JobSpec, TrainingJob
-from mnist_core.store import SavedModel
+from mnist_core.store import SavedModel, list_models
 
 TRAIN_PAGE = "app_pages/train.py"  # where a job's progress shows
 _FOLLOWED_JOB = "followed_training_job"  # id of the job whose model this session will activate
+PREVIOUS_MODEL = "model_before_training"  # the active model a finished job's model replaced
 
 
 @st.cache_resource
@@ -25,11 +26,12 @@ def job_runner() -> JobRunner:
 
 
 def start_training(
-    config: TrainConfig, *, fine_tune: str | None = None
+    config: TrainConfig, *, fine_tune: str | None = None, name: str | None = None
 ) -> tuple[TrainingJob, bool]:
-    """Start training `config` (going on from the saved model `fine_tune`, if named): (the new
-    job, True), or (the job already running, False). Either way this session follows it."""
-    job, started = job_runner().start(JobSpec.of(config, fine_tune=fine_tune))
+    """Start training `config` (going on from the saved model `fine_tune`, if named, and
+    saving as `name`, if given): (the new job, True), or (the job already running, False).
+    Either way this session follows it."""
+    job, started = job_runner().start(JobSpec.of(config, fine_tune=fine_tune, name=name))
     follow(job)
     return job, started
 
@@ -46,8 +48,12 @@ def follow(job: TrainingJob) -> None:
 
 
 def activate_if_followed(snapshot: JobSnapshot) -> None:
-    """If this session followed the finished job, make the model it saved the active one."""
+    """If this session followed the finished job, make the model it saved the active one, and
+    remember the one active until then as the way back."""
     if snapshot.is_finished and st.session_state.get(_FOLLOWED_JOB) == snapshot.id:
         del st.session_state[_FOLLOWED_JOB]
         if snapshot.saved is not None:
+            others = [saved for saved in list_models() if saved.name != snapshot.saved.name]
+            previous = active_model(others)
+            st.session_state[PREVIOUS_MODEL] = previous.name if previous else None
             set_active_model(snapshot.saved.name)

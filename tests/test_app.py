@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from mnist_core.store import delete_model, find_model
 from tests.app_support import APP, open_page
@@ -34,7 +35,11 @@ def test_the_newest_model_is_active_by_default(with_models):
 
     picker = app.sidebar.selectbox[0]
     assert picker.value == "tiny-b"
-    assert picker.options == ["tiny-b", "tiny-a"]
+    accuracies = [find_model(name).record.evaluation.accuracy for name in ("tiny-b", "tiny-a")]
+    assert picker.options == [  # name, architecture and accuracy: what a person picks by
+        f"tiny-b · MLP · {accuracies[0]:.1%}",
+        f"tiny-a · MLP · {accuracies[1]:.1%}",
+    ]
     architecture, accuracy = app.sidebar.metric
     assert (architecture.label, architecture.value) == ("Architecture", "MLP")
     assert accuracy.label == "Test accuracy" and accuracy.value.endswith("%")
@@ -50,6 +55,27 @@ def test_picking_another_model_makes_it_active(with_models):
     assert app.session_state["active_model"] == "tiny-a"
     assert app.sidebar.selectbox[0].value == "tiny-a"
     assert app.sidebar.metric[1].value == f"{find_model('tiny-a').record.evaluation.accuracy:.2%}"
+    assert app.query_params["model"] == "tiny-a"  # in the link: a reload keeps it
+
+
+def test_a_reload_keeps_the_model_picked_before(with_models):
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.query_params["model"] = "tiny-a"  # the link of a page where tiny-a was picked
+    app.run().switch_page("app_pages/draw.py").run()
+
+    assert not app.exception
+    assert app.sidebar.selectbox[0].value == "tiny-a"
+    assert any("Read by **tiny-a**" in caption.value for caption in app.caption)
+
+
+def test_the_models_page_makes_the_model_shown_the_active_one(with_models):
+    app = open_page("app_pages/models.py")
+    app.selectbox(key="models_selected").select("tiny-a").run()
+    next(b for b in app.button if b.label == "Use this model").click().run()
+
+    assert not app.exception
+    assert app.sidebar.selectbox[0].value == "tiny-a"
+    assert next(b for b in app.button if b.label == "The active model").disabled
 
 
 def test_a_model_deleted_elsewhere_hands_over_to_the_newest(with_models):

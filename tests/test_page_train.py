@@ -139,6 +139,34 @@ def test_trains_a_tiny_model_and_shows_its_results(models_dir, small_data):
     assert f"Saved as **{saved.name}**, now the active model." == page.success[0].value
 
 
+def test_a_named_model_is_saved_under_its_name_and_the_one_before_is_a_click_away(
+    with_models, small_data
+):
+    page = _page()
+    page.sidebar.selectbox[0].select("tiny-a").run()  # the person's choice before training
+    page.text_input(key="train_name").set_value("my-first")
+    page = _after_job(_train(page, epochs=1, validation_size=500))
+
+    assert "Saved as **my-first**, now the active model." == page.success[0].value
+    assert page.sidebar.selectbox[0].value == "my-first"
+    next(b for b in page.button if b.label == "Go back to tiny-a").click().run()
+    assert page.sidebar.selectbox[0].value == "tiny-a"
+    assert "my-first" in {saved.name for saved in list_models()}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("tiny-a", "a model named 'tiny-a' exists already"), ("../up", "is not a valid model name")],
+)
+def test_a_name_that_cannot_be_used_is_refused_before_training(with_models, name, message):
+    page = _page()
+    page.text_input(key="train_name").set_value(name)
+    page = _train(page, epochs=1)
+
+    assert message in page.error[0].value
+    assert job_runner().current() is None
+
+
 def test_another_session_sees_the_running_job_and_stops_it(models_dir, small_data):
     page = _page()  # an idle form, drawn before the other session starts its job
     job, _ = job_runner().start(JobSpec.of(LONG_RUN))

@@ -105,8 +105,8 @@ def memory_ui(reader: PersonalClassifier, person: str) -> None:
     whose = "everyone's" if person == EVERYONE else "your"
     if reader.size == 0:
         st.caption(
-            f"Reading with no memory of {whose} handwriting yet: correct a misread digit "
-            "below and the next one like it is read right."
+            f"No memory of {whose} handwriting yet: correct a misread digit below and the "
+            "next one like it is read right."
         )
         return
     line, clear = st.columns([4, 1], vertical_alignment="center")

@@ -369,7 +369,7 @@ def test_a_correction_teaches_that_person_at_once_and_nobody_else(with_model, fe
     app = open_page(DRAW)
     app.text_input(key="person_field").set_value("Ada").run()
     assert app.query_params["person"] == "Ada"  # kept in the link: a reload keeps it
-    assert any("no memory of your handwriting" in c.value for c in app.caption)
+    assert any("No memory of your handwriting" in c.value for c in app.caption)
     draw(app, VERTICAL_LINE)
     (prediction,) = predictions(app)
     wrong = 7 if prediction.value != "7" else 4
@@ -409,7 +409,7 @@ def test_the_link_brings_back_the_name_and_its_memory_can_be_forgotten(with_mode
 
     assert not app.exception
     assert store.people() == {"everyone": 2}
-    assert any("no memory of your handwriting" in c.value for c in app.caption)
+    assert any("No memory of your handwriting" in c.value for c in app.caption)
 
 
 def test_a_name_that_cannot_be_kept_says_why_and_keeps_the_last_one(with_model):

@@ -180,7 +180,8 @@ def test_deleting_the_model_another_session_reads_with_leaves_that_session_worki
     go_to(reader, "Models")
     go_to(reader, "Draw")
     expect(main(reader).get_by_text(f"Read by {newest}.")).to_be_visible()
-    expect(reader.locator(MODEL_PICKER).get_by_role("combobox")).to_have_value(newest)
+    picked = reader.locator(MODEL_PICKER).get_by_role("combobox")
+    expect(picked).to_have_value(re.compile(f"^{re.escape(newest)} · "))  # name · kind · score
     draw_digit(reader, 0)
     expect(prediction(reader)).to_have_text(re.compile(r"^\d$"))
 

@@ -32,7 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from harness.report import Report, markdown_table
 
 from mnist_core.classify import Classifier
-from mnist_core.personal import MATCH_FROM, MATCH_FULL, PersonalClassifier
+from mnist_core.personal import (
+    MATCH_FROM,
+    MATCH_FULL,
+    PIXELS_FROM,
+    PIXELS_FULL,
+    PersonalClassifier,
+)
 from mnist_core.pixels import to_pixels, to_unit
 from mnist_core.preprocess import to_mnist
 from mnist_core.store import find_model
@@ -54,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         "Personal memory: simulated writers correcting every misread digit",
         f"{args.writers.capitalize()} writers, {PER_DIGIT} drawings of each digit each, in a "
         "random order, through the app's preprocessing (kept as uint8, as the store keeps "
-        f"them). Memory: match from cosine similarity {MATCH_FROM} to {MATCH_FULL}.",
+        f"them). Memory: a remembered drawing counts from cosine similarity {MATCH_FROM} of "
+        f"features (deciding alone at {MATCH_FULL}) and {PIXELS_FROM} of pixels "
+        f"({PIXELS_FULL}).",
     )
     people = make_writers(writer_fonts(args.writers == "validation"), DEFAULT_SEED)
     sequences = [drawings_of(writer, seed) for seed, writer in enumerate(people)]

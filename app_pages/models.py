@@ -143,13 +143,15 @@ def _comparison(models: list[SavedModel]) -> None:
         st.info("Train another model to compare it with this one.")
         return
     by_name = {saved.name: saved for saved in models}
+    for key in _COMPARED:  # a pick not made yet, or of a model deleted since: another model
+        if key not in st.session_state:
+            taken = {st.session_state.get(other) for other in _COMPARED}
+            st.session_state[key] = next(name for name in by_name if name not in taken)
     columns = st.columns(2)
     first, second = (
-        by_name[
-            column.selectbox(label, list(by_name), index, key=key, format_func=_describer(by_name))
-        ]
-        for column, label, index, key in zip(
-            columns, ("First model", "Second model"), (0, 1), _COMPARED, strict=True
+        by_name[column.selectbox(label, list(by_name), key=key, format_func=_describer(by_name))]
+        for column, label, key in zip(
+            columns, ("First model", "Second model"), _COMPARED, strict=True
         )
     )
     if first.name == second.name:

@@ -152,6 +152,25 @@ def test_compares_two_models_and_refuses_a_model_against_itself(with_models):
     assert len(app.image) == charts_of_both - 2  # no overlaid curves, no per-class bars
 
 
+def test_deleting_a_compared_model_leaves_two_different_models_compared(with_models):
+    for suffix in (".h5", ".json"):  # a third model: a copy of tiny-a
+        shutil.copy(with_models / f"tiny-a{suffix}", with_models / f"tiny-c{suffix}")
+    app = open_page(MODELS)
+    first, second = ("models_compare_first", "models_compare_second")
+    app.selectbox(key=first).select("tiny-a").run()
+    app.selectbox(key=second).select("tiny-b").run()  # the newest: where a lost pick falls
+
+    app.selectbox(key="models_selected").select("tiny-a").run()
+    next(b for b in app.button if b.label == "Delete…").click().run()
+    next(b for b in app.button if b.label == "Yes, delete").click().run()
+
+    assert not app.exception
+    picks = (app.selectbox(key=first).value, app.selectbox(key=second).value)
+    assert picks == ("tiny-c", "tiny-b")
+    assert "tiny-a" not in app.selectbox(key=first).options
+    assert not any("Pick two different models" in info.value for info in app.info)
+
+
 def test_shows_drawn_digit_accuracy_beside_mnist_accuracy(with_models, tiny_drawn_set, drawn_set):
     shutil.copy(tiny_drawn_set, drawn_set)
     app = open_page(MODELS)

@@ -179,12 +179,12 @@ def _settings_fields(busy: bool) -> TrainConfig | None:
 
 
 def _number_input(name: str, column) -> int | float:
+    """A field for one setting. Its bounds are checked on Train, by TrainConfig, which says
+    what is wrong: a field with bounds of its own only turns red and keeps its old value."""
     label, step, number_format, help_text = NUMBER_FIELDS[name]
     low, high = BOUNDS[name]
     return column.number_input(
         label,
-        min_value=low,
-        max_value=high,
         value=getattr(REFERENCE, name),
         step=step,
         format=number_format,

@@ -89,13 +89,18 @@ def test_renders_with_saved_models(saved_small_model, monkeypatch):
     assert not page.main.info and "press **Train**" in page.main.markdown[0].value
 
 
-def test_the_form_keeps_every_setting_within_its_bounds(models_dir):
+def test_a_setting_out_of_its_bounds_is_refused_with_a_word_saying_which(models_dir):
     page = _page()
     for field in page.number_input:
-        assert (field.min, field.max) == BOUNDS[field.key.removeprefix("train_")]
-    page.number_input(key="train_epochs").set_value(BOUNDS["epochs"][1] + 1).run()
-    page.number_input(key="train_dropout").set_value(1.5).run()
-    assert _settings(page) == TrainConfig().to_dict()
+        low, high = BOUNDS[field.key.removeprefix("train_")]
+        shown = f"{low:,} to {high:,}" if isinstance(low, int) else f"{low:g} to {high:g}"
+        assert field.help.endswith(f"From {shown}.")  # the bounds are said before Train
+    page = _train(page, epochs=BOUNDS["epochs"][1] + 1)
+
+    assert page.error[0].value == (
+        "Cannot train with these settings: epochs must be between 1 and 200, not 201."
+    )
+    assert job_runner().current() is None
 
 
 def test_the_best_preset_fills_the_form_with_its_settings(models_dir):

@@ -86,3 +86,16 @@ def test_stop_ends_a_long_run_and_keeps_what_it_learned(app_page, models_folder)
     assert newest.name in ended
     assert newest.record.stopped_early
     assert newest.record.epochs_run == int(stopped[1]) < 50
+
+
+def test_a_setting_out_of_range_is_refused_with_a_word_next_to_the_button(app_page):
+    page = app_page
+    go_to(page, "Train")
+
+    start_training(page, {"Epochs": 999})
+
+    refusal = main(page).get_by_test_id("stAlertContentError")
+    expect(refusal).to_have_text(
+        "Cannot train with these settings: epochs must be between 1 and 200, not 999."
+    )
+    expect(progress_bar(page)).to_have_count(0)  # nothing started

@@ -13,10 +13,12 @@ from app_pages.person import keep_person_in_link
 # Icons from the symbols common fonts carry (DejaVu has them): no emoji font needed.
 st.set_page_config(page_title="MNIST digits", page_icon="✍️", layout="wide")
 
+# The app opens on Draw, what a newcomer can do at once (or, without a model, train one in a
+# click); Train and Models follow.
 page = st.navigation(
     [
+        st.Page("app_pages/draw.py", title="Draw", icon="✏️", default=True),
         st.Page("app_pages/train.py", title="Train", icon="⚙️"),
-        st.Page("app_pages/draw.py", title="Draw", icon="✏️"),
         st.Page("app_pages/models.py", title="Models", icon="⚖️"),
     ]
 )

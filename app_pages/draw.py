@@ -27,6 +27,11 @@ _TOP_COLOUR, _OTHER_COLOUR = "#ff4b4b", "#a3a8b8"
 
 def draw_page() -> None:
     st.title("Draw a digit")
+    st.caption(
+        "A neural network trained on MNIST, 70,000 handwritten digits, reads what you draw. "
+        "Correct it when it is wrong and it learns your handwriting at once; train models of "
+        "your own on the Train page and compare them on the Models page."
+    )
     show_notice()
     saved = active_model(list_models())
     if saved is None:

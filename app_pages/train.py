@@ -30,6 +30,7 @@ from mnist_core.jobs import JobSnapshot, TrainingJob
 from mnist_core.store import MAX_NAME_LENGTH, ModelFileError, check_name, is_taken, list_models
 
 POLL_SECONDS = 1.0
+DRAW_PAGE = "app_pages/draw.py"
 NOT_YET = "—"
 LIVE_METRICS = {
     "loss": "Training loss",
@@ -130,8 +131,11 @@ def _apply_preset() -> None:
         st.session_state[f"train_{name}"] = getattr(preset, name)
 
 
-def _settings_fields(busy: bool) -> TrainConfig | None:
+def _settings_fields(busy: bool) -> tuple[TrainConfig, str | None] | None:
     with st.form("train_settings", border=False):
+        # First: on a laptop's screen the button is in view without scrolling past the fields.
+        label = "A model is training…" if busy else "Train"
+        submitted = st.form_submit_button(label, type="primary", disabled=busy, width="stretch")
         architecture = st.selectbox(
             "Architecture",
             ARCHITECTURES,
@@ -160,8 +164,6 @@ def _settings_fields(busy: bool) -> TrainConfig | None:
             placeholder="the architecture and the time",
             help="What to call the saved model: letters, digits, '.', '_' or '-'.",
         ).strip()
-        label = "A model is training…" if busy else "Train"
-        submitted = st.form_submit_button(label, type="primary", disabled=busy, width="stretch")
     if busy:
         st.caption("One model trains at a time on this server; the form frees up when it ends.")
     else:
@@ -326,6 +328,8 @@ def finished_training(snapshot: JobSnapshot) -> None:
         outcome + "."
     )
     previous = st.session_state.get(PREVIOUS_MODEL)
+    if is_active:
+        message_column.page_link(DRAW_PAGE, label="Now draw a digit", icon="✏️")
     if is_active and previous and previous in {m.name for m in list_models()}:
         message_column.button(
             f"Go back to {previous}",

@@ -104,3 +104,12 @@ print("tensorflow" in sys.modules, "keras" in sys.modules)
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert completed.stdout.split() == ["False", "False"]
+
+
+def test_the_app_opens_on_the_draw_page_saying_what_it_is(models_dir):
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+
+    assert not app.exception
+    assert app.title[0].value == "Draw a digit"
+    assert "reads what you draw" in app.caption[0].value
+    assert any(b.label == "Train the reference model" for b in app.button)  # no model yet

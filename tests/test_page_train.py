@@ -153,6 +153,8 @@ def test_a_named_model_is_saved_under_its_name_and_the_one_before_is_a_click_awa
     page = _after_job(_train(page, epochs=1, validation_size=500))
 
     assert page.success[0].value == "Saved as **my-first**, now the active model."
+    (link,) = page.get("page_link")
+    assert link.proto.label == "Now draw a digit" and link.proto.page_script_hash
     assert page.sidebar.selectbox[0].value == "my-first"
     next(b for b in page.button if b.label == "Go back to tiny-a").click().run()
     assert page.sidebar.selectbox[0].value == "tiny-a"

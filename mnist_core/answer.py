@@ -53,8 +53,8 @@ class Verdict:
 
 
 def a_digit(digit: int) -> str:
-    """The digit with its article, as it is said: "a 7", "an 8" (and "an 11", were it one)."""
-    return f"{'an' if str(digit).startswith('8') or digit in (11, 18) else 'a'} {digit}"
+    """A digit with its article, as it is said: "a 7", "an 8"."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
 
 
 def verdict(probabilities: np.ndarray) -> Verdict:

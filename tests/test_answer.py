@@ -87,3 +87,9 @@ def test_a_blank_canvas_has_no_answer(classifier):
 def test_a_non_image_is_refused_with_a_message(classifier):
     with pytest.raises(ImageError, match="image"):
         read_digit(np.array(["not", "pixels"]), classifier)
+
+
+def test_a_digit_is_said_with_its_article():
+    from mnist_core.answer import a_digit
+
+    assert [a_digit(d) for d in (0, 1, 7, 8, 9)] == ["a 0", "a 1", "a 7", "an 8", "a 9"]

@@ -234,7 +234,13 @@ def _drawn_evaluation_ui(saved: SavedModel) -> Evaluation | None:
 def _own_drawings_ui(saved: SavedModel) -> None:
     """The "Your drawings" metric (the session's person's, or everyone's without a name), and
     the score on each person's drawings when several people labelled some."""
-    from mnist_core.feedback import FeedbackError, FeedbackStore, evaluate_feedback, feedback_path
+    from mnist_core.feedback import (
+        FeedbackError,
+        FeedbackStore,
+        evaluate_by_person,
+        evaluate_feedback,
+        feedback_path,
+    )
 
     person = current_person()
     whose = None if person == EVERYONE else person
@@ -245,11 +251,13 @@ def _own_drawings_ui(saved: SavedModel) -> None:
     else:
         try:
             classifier, store = load_classifier(saved), FeedbackStore.open()
-            evaluation = evaluate_feedback(classifier, store, learnt_up_to, person=whose)
-            people = {
-                name: evaluate_feedback(classifier, store, learnt_up_to, person=name)
-                for name in store.people()
-            }
+            people = evaluate_by_person(classifier, store, learnt_up_to)
+            # a person's score is in `people` already; without a name, everyone's drawings
+            evaluation = (
+                evaluate_feedback(classifier, store, learnt_up_to)
+                if whose is None
+                else people.get(whose)
+            )
         except (FeedbackError, ModelFileError) as error:
             st.metric("Your drawings", "n/a")
             st.caption(f"Cannot score your drawings: {error}.")
@@ -275,12 +283,11 @@ def _own_drawings_ui(saved: SavedModel) -> None:
         + " on the Draw page"
         + (", since this model was fine-tuned on the ones before." if tuned else "."),
     )
-    scored = {name: e for name, e in people.items() if e is not None}
-    if len(scored) > 1:
+    if len(people) > 1:
         st.dataframe(
             [
                 {"Person": name, "Drawings": e.count, "Accuracy": 100 * e.accuracy}
-                for name, e in scored.items()
+                for name, e in people.items()
             ],
             hide_index=True,
             column_config={"Accuracy": st.column_config.NumberColumn(format="%.1f%%")},

@@ -212,6 +212,7 @@ def _evaluate(args) -> int:
     from mnist_core.classify import Classifier
     from mnist_core.data import prepare_mnist
     from mnist_core.evaluate import score_classifier
+    from mnist_core.feedback import FeedbackStore, evaluate_by_person
 
     path = _model_path(args.model)
     record = _saved_model(args.model).record if path.with_suffix(".json").is_file() else None
@@ -228,7 +229,7 @@ def _evaluate(args) -> int:
         print(f"{digit:>5} {scores} {row['support']:8d}")
     learnt_up_to = record.drawings_learnt_up_to if record else 0
     drawn = _other_sets(classifier, learnt_up_to)
-    people = _people_scores(classifier, learnt_up_to)
+    people = evaluate_by_person(classifier, FeedbackStore.open(), learnt_up_to)
     shown = {**drawn, **{f"your drawings ({person})": e for person, e in people.items()}}
     for label, other in shown.items():
         per_digit = " ".join(f"{d}:{a:.0%}" for d, a in enumerate(other.per_class_accuracy))
@@ -277,18 +278,6 @@ def _other_sets(classifier, drawings_learnt_up_to: int = 0) -> dict:
     if yours is not None:
         scores["your_drawings"] = yours
     return scores
-
-
-def _people_scores(classifier, drawings_learnt_up_to: int = 0) -> dict:
-    """Each person's labelled drawings (those it was not fine-tuned on) -> the score on them."""
-    from mnist_core.feedback import FeedbackStore, evaluate_feedback
-
-    store = FeedbackStore.open()
-    scores = {
-        person: evaluate_feedback(classifier, store, drawings_learnt_up_to, person=person)
-        for person in store.people()
-    }
-    return {person: score for person, score in scores.items() if score is not None}
 
 
 def _predict(args) -> int:

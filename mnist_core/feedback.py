@@ -410,6 +410,15 @@ def evaluate_feedback(
     return score_classifier(classifier, images, labels)
 
 
+def evaluate_by_person(classifier, store: FeedbackStore, after_id: int = 0) -> dict:
+    """Each person with drawings newer than `after_id` -> `evaluate_feedback` on theirs."""
+    scores = {
+        person: evaluate_feedback(classifier, store, after_id, person=person)
+        for person in store.people()
+    }
+    return {person: score for person, score in scores.items() if score is not None}
+
+
 def check_person(name) -> str:
     """A person's name as kept: trimmed, 1 to MAX_PERSON_NAME printable characters; else a
     FeedbackError saying what is wrong."""

@@ -33,9 +33,11 @@ from typing import TYPE_CHECKING
 
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import DataError, prepare_mnist
-from mnist_core.feedback import FeedbackError, FeedbackStore, feedback_path
+from mnist_core.feedback import FeedbackError, FeedbackStore
+from mnist_core.feedback import feedback_path as feedback_path_of
 from mnist_core.progress import EPOCH, Progress
-from mnist_core.store import ModelFileError, find_model, models_dir
+from mnist_core.store import ModelFileError, find_model
+from mnist_core.store import models_dir as models_dir_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -96,8 +98,8 @@ class JobSpec:
         """A spec whose folders default as everywhere else (arguments, environment, defaults)."""
         return cls(
             config=config,
-            models_dir=_models_dir(models_dir),
-            feedback_path=_feedback_path(feedback_path),
+            models_dir=models_dir_of(models_dir).resolve(),
+            feedback_path=feedback_path_of(feedback_path).resolve(),
             data_path=None if data_path is None else Path(data_path),
             fine_tune=fine_tune,
             name=name,
@@ -318,14 +320,6 @@ def describe_error(error: Exception) -> str:
     if isinstance(error, EXPLAINED_ERRORS):
         return line
     return f"unexpected {type(error).__name__}: {line} (details are in the server log)"
-
-
-def _models_dir(path) -> Path:
-    return models_dir(path).resolve()
-
-
-def _feedback_path(path) -> Path:
-    return feedback_path(path).resolve()
 
 
 def _plain(value):

@@ -15,12 +15,14 @@ APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT_S = 60  # the Draw page's first run imports Keras to read a model file
 
 
-def open_page(page: str) -> AppTest:
-    """The app showing `page` (like "app_pages/draw.py"), through the entry point's navigation.
+def open_page(page: str, **link: str) -> AppTest:
+    """The app showing `page` (like "app_pages/draw.py"), through the entry point's navigation,
+    opened from a link with the query parameters `link` (say, person="Ada").
 
     The app runs once first, so AppTest knows the pages `st.navigation` registered."""
-    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
-    return app.switch_page(page).run()
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    app.query_params.update(link)
+    return app.run().switch_page(page).run()
 
 
 def train_tiny(mnist: Mnist, folder: Path, name: str, seed: int = 0) -> SavedModel:

@@ -59,9 +59,7 @@ def test_picking_another_model_makes_it_active(with_models):
 
 
 def test_a_reload_keeps_the_model_picked_before(with_models):
-    app = AppTest.from_file(str(APP), default_timeout=60)
-    app.query_params["model"] = "tiny-a"  # the link of a page where tiny-a was picked
-    app.run().switch_page("app_pages/draw.py").run()
+    app = open_page("app_pages/draw.py", model="tiny-a")  # a link where tiny-a was picked
 
     assert not app.exception
     assert app.sidebar.selectbox[0].value == "tiny-a"

@@ -14,7 +14,6 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 from app_pages.feedback_ui import export_bytes, import_bytes
 from app_pages.training_job import job_runner
@@ -27,7 +26,7 @@ from mnist_core.preprocess import to_mnist
 from mnist_core.record import FineTuned
 from mnist_core.store import list_models
 from mnist_core.strokes import render_strokes
-from tests.app_support import APP, TIMEOUT_S, open_page, train_tiny
+from tests.app_support import open_page, train_tiny
 
 DRAW = "app_pages/draw.py"
 VERTICAL_LINE = [[(140, 40), (138, 240)]]  # a "1"
@@ -398,9 +397,7 @@ def test_the_link_brings_back_the_name_and_its_memory_can_be_forgotten(with_mode
     add_drawings(store, [3, 3])
     image = to_pixels(to_mnist(render_strokes(VERTICAL_LINE)))
     store.add(image, None, 5, 1, 0.9, "tiny", person="Ada")
-    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-    app.query_params["person"] = "Ada"
-    app.run().switch_page(DRAW).run()
+    app = open_page(DRAW, person="Ada")
 
     assert app.text_input(key="person_field").value == "Ada"
     assert any("Knows **1** of your drawings" in c.value for c in app.caption)

@@ -7,14 +7,13 @@ import json
 import shutil
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from mnist_core.classify import Classifier
 from mnist_core.drawn import evaluate_drawn, load_drawn_set, save_drawn_set
 from mnist_core.feedback import FeedbackStore, evaluate_feedback
 from mnist_core.store import find_model
 from scripts.drawn_synthesis import build_drawn_set
-from tests.app_support import APP, TIMEOUT_S, open_page
+from tests.app_support import open_page
 
 MODELS = "app_pages/models.py"
 
@@ -215,9 +214,7 @@ def test_each_persons_drawings_are_scored_and_the_session_sees_its_own(with_mode
     store = FeedbackStore.open()
     for i, person in enumerate(["Ada"] * 5 + ["Bob"] * 3):
         store.add(images[i], None, int(labels[i]), 0, 0.5, "tiny-b", person=person)
-    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-    app.query_params["person"] = "Bob"
-    app.run().switch_page(MODELS).run()
+    app = open_page(MODELS, person="Bob")
 
     assert not app.exception
     assert metric(app, "Your drawings").delta == "of 3 drawings"  # Bob's

@@ -16,7 +16,7 @@ from mnist_core.answer import PREVIEW_SCALE, Answer, DigitClassifier, read_digit
 from mnist_core.config import TrainConfig
 from mnist_core.preprocess import EmptyImageError, ImageError, load_image
 from mnist_core.store import ModelFileError, list_models
-from mnist_core.strokes import CANVAS_SIZE, STROKE_WIDTH
+from mnist_core.strokes import CANVAS_SIZE, PEN_WIDTHS, STROKE_WIDTH
 
 _CLEARS = "canvas_clears"  # how many times Clear was pressed: part of the canvas's initial drawing
 _JUST_CLEARED = "canvas_just_cleared"
@@ -94,7 +94,7 @@ def _canvas() -> np.ndarray | None:
     )
     clear_column, width_column = st.columns([1, 3], vertical_alignment="bottom")
     clear_column.button("Clear", on_click=_clear_canvas, width="stretch")
-    width_column.slider("Pen width", 8, 30, STROKE_WIDTH, key="pen_width")
+    width_column.slider("Pen width", *PEN_WIDTHS, STROKE_WIDTH, key="pen_width")
     st.caption(
         "Draw one digit, large and centred. Start strokes away from the top-right corner: "
         "the canvas toolbar (undo, redo, erase all) pops up there and takes them."

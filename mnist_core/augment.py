@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from mnist_core.pixels import to_unit
+from mnist_core.preprocess import cross_filter
 
 
 class AugmentationError(ValueError):
@@ -168,20 +169,11 @@ def _change_thickness(pixels: np.ndarray, amounts: np.ndarray) -> np.ndarray:
         previous = pixels[chosen]
         wanted = np.abs(amounts[chosen])[:, np.newaxis, np.newaxis]
         for step in range(1, steps + 1):
-            changed = _cross_filter(previous, extreme)
+            changed = cross_filter(previous, extreme)
             weight = np.clip(wanted - (step - 1), 0, 1)  # 1 for whole steps, the fraction last
             result[chosen] += weight * (changed - previous)
             previous = changed
     return result
-
-
-def _cross_filter(pixels: np.ndarray, extreme: np.ufunc) -> np.ndarray:
-    """Grey dilation (np.maximum) or erosion (np.minimum) of each image by a 3x3 cross, with
-    background (0) beyond the edges."""
-    padded = np.pad(pixels, ((0, 0), (1, 1), (1, 1)))
-    centre = padded[:, 1:-1, 1:-1]
-    neighbours = (padded[:, :-2, 1:-1], padded[:, 2:, 1:-1], padded[:, 1:-1, :-2])
-    return functools.reduce(extreme, neighbours, extreme(centre, padded[:, 1:-1, 2:]))
 
 
 def _affine_coordinates(

@@ -11,6 +11,9 @@ from PIL import Image, ImageDraw
 
 CANVAS_SIZE = 280
 STROKE_WIDTH = 18
+PEN_WIDTHS = (8, 24)
+"""The thinnest and thickest pen the Draw page offers, in canvas pixels: thicker, and the loops of
+a small digit close up (no preprocessing can open them again)."""
 _SUPERSAMPLING = 4  # draw this many times larger, then average down: anti-aliased edges
 
 Point = tuple[float, float]

@@ -63,7 +63,7 @@ DEFAULT_SEED = 4242
 SLANT = (-0.35, 0.35)  # shear: horizontal shift per unit of height
 TILT_DEGREES = (-10, 10)
 ASPECT = (0.8, 1.2)
-PEN_WIDTH_PX = (8, 30)  # the Draw page's pen slider
+PEN_WIDTH_PX = (8, 30)  # the Draw page's thinnest pen to a marker beyond its thickest
 HEIGHT_PX = (110, 240)
 MAX_WOBBLE = (0.0, 0.03)
 # How much one drawing differs from the writer's usual, each way.

@@ -25,7 +25,7 @@ from mnist_core.pixels import to_pixels
 from mnist_core.preprocess import to_mnist
 from mnist_core.record import FineTuned
 from mnist_core.store import list_models
-from mnist_core.strokes import render_strokes
+from mnist_core.strokes import PEN_WIDTHS, render_strokes
 from tests.app_support import open_page, train_tiny
 
 DRAW = "app_pages/draw.py"
@@ -91,8 +91,9 @@ def test_the_canvas_is_a_black_280px_square_with_a_white_pen(with_model):
     assert settings["drawingMode"] == "freedraw"
     assert settings["returnImageData"] is True
 
-    app.slider(key="pen_width").set_value(25).run()
-    assert canvas_settings(app)["strokeWidth"] == 25
+    assert (app.slider(key="pen_width").min, app.slider(key="pen_width").max) == PEN_WIDTHS
+    app.slider(key="pen_width").set_value(23).run()
+    assert canvas_settings(app)["strokeWidth"] == 23
 
 
 def test_a_blank_canvas_shows_the_hint_and_no_prediction(with_model):

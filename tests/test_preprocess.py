@@ -17,10 +17,16 @@ from hypothesis.extra.numpy import array_shapes, arrays
 from PIL import Image, ImageDraw
 
 from mnist_core.preprocess import (
+    FIT_SIZE,
     MAX_PIXELS,
+    MNIST_STROKE_WIDTH,
     EmptyImageError,
     ImageError,
+    crop_to_ink,
+    even_stroke_width,
     load_image,
+    stroke_width,
+    to_grey_ink,
     to_mnist,
 )
 from mnist_core.strokes import render_strokes
@@ -165,7 +171,9 @@ def ink_extent(field: np.ndarray) -> tuple[int, int]:
     ids=["seven", "zero", "thin one", "clipped shift", "scaled up, dark on light"],
 )
 def test_matches_the_step_by_step_reference(image):
-    np.testing.assert_allclose(to_mnist(image), reference_to_mnist(image), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        to_mnist(image, even_width=False), reference_to_mnist(image), rtol=0, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", DIGITS)
@@ -181,7 +189,7 @@ def test_output_is_an_mnist_like_digit(name):
 
 
 def test_a_top_heavy_digit_is_moved_down_only_until_it_touches_the_bottom_edge():
-    digit = to_mnist(top_heavy_t())
+    digit = to_mnist(top_heavy_t(), even_width=False)  # as MNIST's steps alone place it
 
     assert digit[27].any() and ink_extent(digit)[0] == 20
     assert centre_of_mass(digit)[0] < 13.5
@@ -472,5 +480,42 @@ def test_big_uploads_are_shrunk_as_they_are_read_and_still_read_the_same():
     Image.fromarray(big).save(buffer, format="PNG")
     pixels = load_image(buffer.getvalue())
     assert max(pixels.shape[:2]) <= MAX_SIDE and pixels.dtype == np.uint8
-    difference = np.abs(to_mnist(pixels) - to_mnist(digit))  # edges differ by the resampling
-    assert difference.mean() < 0.01 and difference.max() < 0.15
+    for even_width in (False, True):
+        shrunk, canvas = to_mnist(pixels, even_width), to_mnist(digit, even_width)
+        difference = np.abs(shrunk - canvas)  # edges differ by the resampling
+        assert difference.mean() < 0.01 and difference.max() < 0.25
+
+
+def a_two(pen_width: float) -> np.ndarray:
+    curve = [(95, 95), (120, 65), (165, 65), (185, 100), (170, 140), (95, 215), (190, 215)]
+    return render_strokes([curve], width=pen_width)
+
+
+def test_stroke_width_is_twice_the_area_over_the_outline():
+    for width in (2, 5, 11):
+        bar = np.zeros((60, 60), np.float32)
+        bar[5:55, 20 : 20 + width] = 1
+        assert stroke_width(bar) == pytest.approx(2 * 50 * width / (2 * 50 + 2 * width))
+
+
+def test_strokes_are_evened_so_a_thin_and_a_thick_pen_give_the_same_digit():
+    drawings = [crop_to_ink(to_grey_ink(a_two(width))) for width in (6, 18, 30)]
+    as_drawn = [stroke_width(digit) / max(digit.shape) for digit in drawings]
+    evened = [crop_to_ink(even_stroke_width(digit)) for digit in drawings]
+    widths = [stroke_width(digit) / max(digit.shape) for digit in evened]
+
+    assert as_drawn[2] > 4 * as_drawn[0]
+    assert widths == pytest.approx([MNIST_STROKE_WIDTH] * 3, rel=0.25)
+    assert max(widths) < 1.5 * min(widths)  # from over 4 times as drawn
+    thin, thick = to_mnist(a_two(6)), to_mnist(a_two(30))
+    unevened = to_mnist(a_two(6), even_width=False) - to_mnist(a_two(30), even_width=False)
+    assert np.abs(thin - thick).mean() < 0.5 * np.abs(unevened).mean()
+
+
+def test_evening_keeps_the_digit_where_it_was_and_reads_a_dot():
+    digit = to_mnist(canvas_of("seven"))
+    assert ink_extent(digit)[0] == FIT_SIZE  # still fitted to the 20x20 box
+    assert max(abs(c - 14) for c in centre_of_mass(digit)) <= 0.5 + 1e-6
+    dot = np.zeros((280, 280), np.uint8)
+    dot[140, 140] = 255
+    assert to_mnist(dot).max() == 1

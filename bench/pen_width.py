@@ -1,0 +1,93 @@
+"""Pen width: does the Draw page's pen slider change what the model reads?
+
+Every writer (scripts/writers.py) draws every digit with the pen set to each width the slider
+offers, the rest of their hand unchanged. Each drawing goes through the app's preprocessing
+with strokes evened to MNIST's width (`preprocess.even_stroke_width`, ours) and without (the
+baseline, same drawings, same run). Reported per model: accuracy at each width, and the spread
+(best width minus worst), which should stay within TARGET_SPREAD.
+
+`preprocess.MNIST_STROKE_WIDTH` was chosen with `--writers validation`; the README's table
+comes from the test writers.
+
+    python bench/pen_width.py [--writers test|validation] [--models bench-best ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+
+from harness.report import Report, markdown_table
+
+from mnist_core.classify import Classifier
+from mnist_core.preprocess import to_mnist
+from mnist_core.store import find_model
+from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH
+from scripts.writers import DEFAULT_SEED, make_writers, writer_fonts
+
+WIDTHS_TRIED = (PEN_WIDTHS[0], 12, STROKE_WIDTH, PEN_WIDTHS[1])  # the slider's ends, its default
+PER_DIGIT = 6
+TARGET_SPREAD = 0.005
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--writers", choices=("test", "validation"), default="test")
+    parser.add_argument("--models", nargs="+", default=["bench-reference-mlp", "bench-best"])
+    args = parser.parse_args(argv)
+    people = make_writers(writer_fonts(args.writers == "validation"), DEFAULT_SEED)
+    report = Report(
+        "pen_width",
+        "Pen width: accuracy at each width the slider offers",
+        f"{len(people)} {args.writers} writers, {PER_DIGIT} drawings of each digit each at every "
+        "pen width (px on the 280 px canvas), otherwise in their own hand; through the app's "
+        "preprocessing with strokes evened to MNIST's width, and without.",
+    )
+    inputs = {width: drawings(people, width) for width in WIDTHS_TRIED}
+    labels = np.tile(np.repeat(np.arange(10), PER_DIGIT), len(people))
+    rows, verdicts = [], []
+    for name in args.models:
+        classifier = Classifier.load(find_model(name).path)
+        for even_width, inputs_name in ((False, "strokes as drawn"), (True, "evened")):
+            accuracy = [
+                np.mean(read(classifier, inputs[width], even_width) == labels)
+                for width in WIDTHS_TRIED
+            ]
+            spread = max(accuracy) - min(accuracy)
+            cells = [f"{value:.2%}" for value in accuracy]
+            rows.append([name, inputs_name, *cells, f"**{spread * 100:.2f} points**"])
+            verdict = "met" if spread <= TARGET_SPREAD else "NOT met"
+            verdicts.append(
+                f"- {name}, {inputs_name}: spread {spread * 100:.2f} points "
+                f"(target <= {TARGET_SPREAD * 100:.1f}): {verdict}"
+            )
+    headers = ["model", "strokes", *(f"pen {width}" for width in WIDTHS_TRIED), "spread"]
+    report.add(markdown_table(headers, rows), "\n".join(verdicts))
+    report.publish()
+    return 0
+
+
+def drawings(people, pen_width: float) -> np.ndarray:
+    """Every writer's drawings of each digit, PER_DIGIT times, with the pen at `pen_width`: the
+    same strokes at every width (the same random numbers)."""
+    canvases = []
+    for seed, writer in enumerate(people):
+        rng = np.random.default_rng((DEFAULT_SEED, seed))
+        writer = dataclasses.replace(writer, pen=pen_width)
+        canvases += [writer.draw(digit, rng) for digit in range(10) for _ in range(PER_DIGIT)]
+    return np.stack(canvases)
+
+
+def read(classifier: Classifier, canvases: np.ndarray, even_width: bool) -> np.ndarray:
+    images = np.stack([to_mnist(canvas, even_width=even_width) for canvas in canvases])
+    return classifier.probabilities(images).argmax(axis=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from app_pages.active_model import active_model
+from app_pages.canvas import drawing_canvas
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
 from app_pages.person import memory_ui, person_ui, personal_reader
 from app_pages.training_job import TRAIN_PAGE, start_training
@@ -16,7 +16,7 @@ from mnist_core.answer import PREVIEW_SCALE, Answer, DigitClassifier, read_digit
 from mnist_core.config import TrainConfig
 from mnist_core.preprocess import EmptyImageError, ImageError, load_image
 from mnist_core.store import ModelFileError, list_models
-from mnist_core.strokes import CANVAS_SIZE, PEN_WIDTHS, STROKE_WIDTH
+from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH
 
 _CLEARS = "canvas_clears"  # how many times Clear was pressed: part of the canvas's initial drawing
 _JUST_CLEARED = "canvas_just_cleared"
@@ -77,32 +77,17 @@ def _drawing_ui(classifier: DigitClassifier, model_name: str, person: str) -> No
 
 def _canvas() -> np.ndarray | None:
     """The canvas drawing as RGBA pixels, or None when it was just cleared."""
-    # Short, at the left: the canvas toolbar pops up over the right of what is above it.
     st.markdown("**Your digit**")
     pen_width = st.session_state.get("pen_width", STROKE_WIDTH)
-    drawing = st_canvas(
-        stroke_width=pen_width,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        height=CANVAS_SIZE,
-        width=CANVAS_SIZE,
-        drawing_mode="freedraw",
-        # Changing the initial drawing makes the canvas reload it: that is how Clear empties it.
-        initial_drawing={"objects": [], "clears": st.session_state.get(_CLEARS, 0)},
-        return_image_data=True,
-        key="canvas",
-    )
+    drawing = drawing_canvas(pen_width, st.session_state.get(_CLEARS, 0), key="canvas")
     clear_column, width_column = st.columns([1, 3], vertical_alignment="bottom")
     clear_column.button("Clear", on_click=_clear_canvas, width="stretch")
     width_column.slider("Pen width", *PEN_WIDTHS, STROKE_WIDTH, key="pen_width")
-    st.caption(
-        "Draw one digit, large and centred. Start strokes away from the top-right corner: "
-        "the canvas toolbar (undo, redo, erase all) pops up there and takes them."
-    )
+    st.caption("Draw one digit, large and centred; Clear starts again.")
     # Until the canvas has reloaded, it still reports the strokes it showed before Clear.
     if st.session_state.pop(_JUST_CLEARED, False):
         return None
-    return drawing.image_data
+    return drawing
 
 
 def _clear_canvas() -> None:

@@ -66,7 +66,7 @@ def _oval(centre: Point, radius_x: float, radius_y: float, points: int = 48) -> 
 
 
 # Digits as a person draws them, in canvas pixels (0..280, origin top left). Each is one stroke,
-# so the app answers once per digit. They keep clear of the canvas' top-right toolbar strip.
+# so the app answers once per digit.
 DIGIT_STROKES: dict[int, list[Stroke]] = {
     0: [_oval((140, 145), 48, 82)],
     1: [[(146, 55), (143, 145), (140, 235)]],

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import urljoin
 
+import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from mnist_core.strokes import render_strokes
+from mnist_core.strokes import PEN_WIDTHS, render_strokes
 from tests.e2e.browser import (
+    CANVAS,
+    CANVAS_TOOLBAR,
     DIGIT_STROKES,
     DRAW_HINT,
     clear_canvas,
@@ -23,6 +27,7 @@ from tests.e2e.browser import (
     pick_model,
     prediction,
     screenshot,
+    wait_until_idle,
 )
 
 pytestmark = pytest.mark.e2e
@@ -97,3 +102,46 @@ def test_a_corrected_digit_is_read_right_the_next_time_it_is_drawn(draw_page):
 
     expect(prediction(page)).to_have_text("1")
     screenshot(page, "draw-learns")
+
+
+# A 7 written from the canvas' top-right corner, where its toolbar used to take presses: the bar
+# from right to left, then the stem from the bar's right end.
+SEVEN_FROM_THE_CORNER = [[(265, 16), (165, 16), (75, 16)], [(262, 18), (200, 140), (150, 262)]]
+
+
+def test_nothing_covers_the_canvas_and_a_stroke_from_its_top_right_corner_draws(draw_page):
+    page = draw_page
+    expect(page.locator(CANVAS_TOOLBAR)).to_be_hidden()
+    page.locator(CANVAS).hover()
+    expect(page.locator(CANVAS_TOOLBAR)).to_be_hidden()  # not even on hover
+    expect(main(page).get_by_role("button", name="Clear", exact=True)).to_be_visible()
+
+    draw(page, SEVEN_FROM_THE_CORNER)
+
+    expect(prediction(page)).to_have_text("7")
+    screenshot(page, "draw-corner")
+
+
+def test_the_thinnest_and_the_thickest_pen_give_the_model_the_same_digit(draw_page):
+    page = draw_page
+    pen = main(page).get_by_test_id("stSlider").get_by_role("slider")
+    ink = []
+    for key, width in (("Home", PEN_WIDTHS[0]), ("End", PEN_WIDTHS[1])):
+        pen.focus()
+        pen.press(key)
+        expect(pen).to_have_value(str(width))
+        wait_until_idle(page)
+        draw_digit(page, 7)
+        expect(prediction(page)).to_have_text("7")
+        ink.append(model_input(page).sum())
+        clear_canvas(page)
+    # As drawn, the thick pen's 7 holds more than twice the thin one's ink.
+    assert max(ink) < 1.4 * min(ink)
+
+
+def model_input(page) -> np.ndarray:
+    """The Draw page's "What the model sees" picture, as grey levels."""
+    preview = main(page).get_by_test_id("stImage").filter(has_text="What the model sees")
+    source = preview.get_by_role("img").get_attribute("src")
+    picture = page.request.get(urljoin(page.url, source)).body()
+    return np.asarray(Image.open(io.BytesIO(picture)).convert("L"), dtype=np.float32)

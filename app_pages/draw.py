@@ -4,6 +4,8 @@ next one like them is read right at once: they are also a test set of your own."
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 import streamlit as st
 
@@ -52,7 +54,7 @@ def draw_page() -> None:
     memory_ui(reader, person)
     _drawing_ui(reader, saved.name, person)
     st.divider()
-    _upload_ui(reader)
+    _upload_ui(reader, saved.name, person)
     st.divider()
     gallery_ui(saved, person)
 
@@ -72,7 +74,7 @@ def _drawing_ui(classifier: DigitClassifier, model_name: str, person: str) -> No
             )
         else:
             _show_answer(answer)
-            label_ui(answer, picture, model_name, person)
+            label_ui(answer, model_name, person, canvas=picture)
 
 
 def _canvas() -> np.ndarray | None:
@@ -157,7 +159,7 @@ def _probability_chart(answer: Answer) -> None:
     st.vega_lite_chart(spec=spec, width="stretch")
 
 
-def _upload_ui(classifier: DigitClassifier) -> None:
+def _upload_ui(classifier: DigitClassifier, model_name: str, person: str) -> None:
     st.subheader("Or upload pictures of digits")
     uploads = st.file_uploader(
         "PNG or JPEG pictures, one digit each",
@@ -170,10 +172,11 @@ def _upload_ui(classifier: DigitClassifier) -> None:
         row = uploads[start : start + _UPLOAD_COLUMNS]
         for upload, column in zip(row, st.columns(_UPLOAD_COLUMNS), strict=False):
             with column.container(border=True):
-                _show_upload(upload, classifier)
+                _show_upload(upload, classifier, model_name, person)
 
 
-def _show_upload(upload, classifier: DigitClassifier) -> None:
+def _show_upload(upload, classifier: DigitClassifier, model_name: str, person: str) -> None:
+    """One upload's card: its whole name, what the model sees, the answer, and labelling."""
     upload.seek(0)  # the same file object may have been read by an earlier run
     try:
         answer = read_digit(load_image(upload), classifier)
@@ -183,6 +186,7 @@ def _show_upload(upload, classifier: DigitClassifier) -> None:
     except ImageError as error:
         st.error(str(error))  # names the file and says what is wrong
         return
+    st.markdown(f"**{_escaped(upload.name)}**")  # wraps: a metric's label would be cut off
     verdict = answer.verdict
     image_column, verdict_column = st.columns([1, 1])
     image_column.image(
@@ -192,7 +196,7 @@ def _show_upload(upload, classifier: DigitClassifier) -> None:
         output_format="PNG",
     )
     verdict_column.metric(
-        upload.name,
+        "Read as",
         str(verdict.digit),
         delta=f"{verdict.probability:.0%}",
         delta_color="off",
@@ -200,6 +204,12 @@ def _show_upload(upload, classifier: DigitClassifier) -> None:
     )
     if not verdict.is_sure:
         verdict_column.caption(str(verdict).capitalize())
+    label_ui(answer, model_name, person)
+
+
+def _escaped(text: str) -> str:
+    """`text` shown as it is in markdown: no character of a file name is read as formatting."""
+    return "".join(f"\\{c}" if c in string.punctuation else c for c in text)
 
 
 def _offer_reference_training() -> None:

@@ -27,7 +27,7 @@ GALLERY_SHOWN = 48  # the newest drawings shown; all of them are scored and expo
 EXPORT_NAME = "my_drawings.npz"
 _GALLERY_COLUMNS = 8
 _THUMBNAIL_SCALE = 3  # a 28x28 drawing is shown at 84 px, in whole screen pixels: no blur
-_KEPT = "feedback_kept"  # (fingerprint, label, id) of the drawing last kept
+_KEPT = "feedback_kept"  # fingerprint -> (label, id) of each picture kept this session
 _NOTICE = "feedback_notice"  # what the last action did, said once on the next run
 _IMPORT_ERROR = "feedback_import_error"
 _UPLOADS = "feedback_uploads"  # bumped after each import: a fresh, empty uploader
@@ -39,32 +39,46 @@ def show_notice() -> None:
         st.toast(notice)  # no icon: emoji need a font that a plain Linux desktop lacks
 
 
-def label_ui(answer: Answer, picture: np.ndarray, model_name: str, person: str) -> None:
-    """ "Right!" or "Wrong? It was a _": keep `person`'s drawing with its true digit, once."""
-    fingerprint = hashlib.blake2b(picture.tobytes(), digest_size=16).hexdigest()
-    kept = st.session_state.get(_KEPT)
-    if kept is not None and kept[0] == fingerprint:
+def label_ui(
+    answer: Answer, model_name: str, person: str, canvas: np.ndarray | None = None
+) -> None:
+    """ "Right!" or "Wrong? It was a _": keep `person`'s drawing with its true digit, once.
+
+    `canvas` is the drawing as drawn; None for an upload, which is kept as its 28x28 alone.
+    The widgets' keys name the picture, so each upload has its own and a new drawing starts
+    unlabelled."""
+    fingerprint = hashlib.blake2b(
+        (answer.image if canvas is None else canvas).tobytes(), digest_size=16
+    ).hexdigest()
+    kept = st.session_state.get(_KEPT, {})
+    if fingerprint in kept:
+        label, _drawing_id = kept[fingerprint]
+        after = "" if canvas is None else " Clear the canvas and draw another."
         st.success(
-            f"Kept as **{a_digit(kept[1])}**: the next drawing like it is read that way, and the "
-            "Models page scores models on your drawings. Clear the canvas and draw another."
+            f"Kept as **{a_digit(label)}**: the next drawing like it is read that way, and the "
+            f"Models page scores models on your drawings.{after}"
         )
         return
     predicted = answer.verdict.digit
     question = st.container(horizontal=True, vertical_alignment="center")
     question.markdown("**Was it right?**", width="content")
-    right = question.button(f"Right! {a_digit(predicted).capitalize()}")
+    right = question.button(
+        f"Right! {a_digit(predicted).capitalize()}", key=f"feedback_right_{fingerprint}"
+    )
     correction = st.container(horizontal=True, vertical_alignment="bottom")
-    # One widget per drawing (its key names the drawing): a new drawing starts unlabelled.
     label = correction.pills("Wrong? It was a", range(10), key=f"feedback_label_{fingerprint}")
-    save = correction.button("Save", type="primary", disabled=label is None)
-    st.caption("A labelled drawing teaches the app your handwriting at once.")
+    save = correction.button(
+        "Save", type="primary", disabled=label is None, key=f"feedback_save_{fingerprint}"
+    )
+    if canvas is not None:
+        st.caption("A labelled drawing teaches the app your handwriting at once.")
     if right or save:
-        _keep(answer, picture, predicted if right else label, model_name, fingerprint, person)
+        _keep(answer, canvas, predicted if right else label, model_name, fingerprint, person)
 
 
 def _keep(
     answer: Answer,
-    picture: np.ndarray,
+    canvas: np.ndarray | None,
     label: int,
     model_name: str,
     fingerprint: str,
@@ -75,12 +89,12 @@ def _keep(
     try:
         store = FeedbackStore.open()
         drawing_id = store.add(
-            image, picture, label, verdict.digit, verdict.probability, model_name, person
+            image, canvas, label, verdict.digit, verdict.probability, model_name, person
         )
     except FeedbackError as error:
         st.error(f"The drawing could not be kept: {error}.")
         return
-    st.session_state[_KEPT] = (fingerprint, label, drawing_id)
+    st.session_state[_KEPT] = {**st.session_state.get(_KEPT, {}), fingerprint: (label, drawing_id)}
     st.session_state[_NOTICE] = f"Kept as {a_digit(label)}. Drawings: {store.count(person)}."
     st.rerun()  # the whole page, not just the canvas' fragment: the gallery shows it
 
@@ -153,9 +167,8 @@ def _delete(drawing_id: int) -> None:
     except FeedbackError as error:
         st.session_state[_NOTICE] = f"Not deleted: {error}."
         return
-    kept = st.session_state.get(_KEPT)
-    if kept is not None and kept[2] == drawing_id:
-        st.session_state.pop(_KEPT)  # the canvas' drawing may be kept again
+    kept = st.session_state.get(_KEPT, {})  # a deleted drawing may be kept again
+    st.session_state[_KEPT] = {key: value for key, value in kept.items() if value[1] != drawing_id}
     st.session_state[_NOTICE] = "Deleted the drawing."
 
 

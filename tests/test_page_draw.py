@@ -148,11 +148,36 @@ def test_uploads_go_through_the_same_pipeline_and_bad_files_are_named(with_model
     ).run()
 
     assert not app.exception
-    (answer,) = [metric for metric in app.metric if metric.label == "digit.png"]
+    (answer,) = [metric for metric in app.metric if metric.label == "Read as"]
     assert answer.value == str(y_test[0])
+    assert any(text.value == "**digit\\.png**" for text in app.markdown)  # the whole name
     assert "notes.png" in app.error[0].value and "not an image" in app.error[0].value
     assert "blank.png" in app.warning[0].value
     assert predictions(app) == []  # the canvas is still blank
+
+
+def test_uploads_are_labelled_like_drawings_each_with_its_own_buttons(with_model, mnist):
+    x_test, y_test = mnist.test
+    app = open_page(DRAW, person="Ada")
+    uploader = next(u for u in app.file_uploader if u.label.startswith("PNG or JPEG"))
+    long_name = "a-very-long-photo-name-from-a-phone-20261201-101500-0001.png"
+    uploader.set_value(
+        [(long_name, png(x_test[0]), "image/png"), ("two.png", png(x_test[1]), "image/png")]
+    ).run()
+    assert not app.exception
+    assert len([b for b in app.button if b.label.startswith("Right!")]) == 2
+
+    wrong = (int(y_test[1]) + 1) % 10
+    fingerprint_key = next(p.key for p in app.pills if p.key.startswith("feedback_label_"))
+    app.pills(key=fingerprint_key).set_value(wrong).run()
+    save_key = fingerprint_key.replace("feedback_label_", "feedback_save_")
+    app.button(key=save_key).click().run()
+
+    assert not app.exception
+    (kept,) = FeedbackStore.open().all("Ada")
+    assert kept.label == wrong and kept.canvas_png is None
+    assert len([b for b in app.button if b.label.startswith("Right!")]) == 1  # one left to label
+    assert any("Kept as" in message.value for message in app.success)
 
 
 def test_a_bad_model_file_gets_a_clear_message(with_model):

@@ -72,7 +72,9 @@ def test_reads_uploaded_pictures_and_names_a_file_that_is_not_one(draw_page):
             {"name": "notes.png", "mimeType": "image/png", "buffer": b"shopping: milk, eggs"},
         ]
     )
-    expect(metric(page, "seven.png").get_by_test_id("stMetricValue")).to_have_text("7")
+    expect(metric(page, "Read as").get_by_test_id("stMetricValue")).to_have_text("7")
+    expect(main(page).get_by_role("strong").get_by_text("seven.png", exact=True)).to_be_visible()
+    expect(main(page).get_by_role("button", name="Right! A 7")).to_be_visible()
     expect(main(page).get_by_test_id("stAlertContentError")).to_contain_text("notes.png")
     screenshot(page, "draw-upload")
 

@@ -131,7 +131,17 @@ def _apply_preset() -> None:
         st.session_state[f"train_{name}"] = getattr(preset, name)
 
 
+def _fill_in_defaults() -> None:
+    """Start the form with the reference model's settings, in Session State only: a widget that
+    is given a default too while a preset sets its value makes Streamlit log a warning."""
+    st.session_state.setdefault("train_architecture", REFERENCE.architecture)
+    st.session_state.setdefault("train_augment", REFERENCE.augment)
+    for name in NUMBER_FIELDS:
+        st.session_state.setdefault(f"train_{name}", getattr(REFERENCE, name))
+
+
 def _settings_fields(busy: bool) -> tuple[TrainConfig, str | None] | None:
+    _fill_in_defaults()
     with st.form("train_settings", border=False):
         # First: on a laptop's screen the button is in view without scrolling past the fields.
         label = "A model is training…" if busy else "Train"
@@ -139,7 +149,6 @@ def _settings_fields(busy: bool) -> tuple[TrainConfig, str | None] | None:
         architecture = st.selectbox(
             "Architecture",
             ARCHITECTURES,
-            index=ARCHITECTURES.index(REFERENCE.architecture),
             format_func=ARCHITECTURE_NAMES.get,
             key="train_architecture",
         )
@@ -150,7 +159,6 @@ def _settings_fields(busy: bool) -> tuple[TrainConfig, str | None] | None:
                 values[name] = _number_input(name, column)
         values["augment"] = st.checkbox(
             "Augment the training images",
-            value=REFERENCE.augment,
             key="train_augment",
             help="Shift, scale, rotate, shear, thicken or thin and elastically distort every "
             "training image anew each epoch, and write some 1s with a flag and some 7s crossed, "
@@ -187,7 +195,6 @@ def _number_input(name: str, column) -> int | float:
     low, high = BOUNDS[name]
     return column.number_input(
         label,
-        value=getattr(REFERENCE, name),
         step=step,
         format=number_format,
         help=f"{help_text} From {_number_text(low)} to {_number_text(high)}.",

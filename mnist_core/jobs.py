@@ -35,6 +35,7 @@ from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import DataError, prepare_mnist
 from mnist_core.feedback import FeedbackError, FeedbackStore
 from mnist_core.feedback import feedback_path as feedback_path_of
+from mnist_core.files import chosen_path
 from mnist_core.progress import EPOCH, Progress
 from mnist_core.store import ModelFileError, find_model
 from mnist_core.store import models_dir as models_dir_of
@@ -65,6 +66,8 @@ EXPLAINED_ERRORS = (DataError, ConfigError, FeedbackError, ModelFileError, OSErr
 MAX_ERROR_LENGTH = 300
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent  # where the child imports us from
+DEFAULT_LOG = _PROJECT_ROOT / "logs" / "training.log"
+LOG_ENV_VAR = "MNIST_TRAINING_LOG"
 _log = logging.getLogger(__name__)
 _job_numbers = itertools.count(1)
 
@@ -80,6 +83,7 @@ class JobSpec:
     config: TrainConfig
     models_dir: Path
     feedback_path: Path
+    log_path: Path  # where the child's own output goes (TensorFlow's chatter, tracebacks)
     data_path: Path | None = None  # None: MNIST from the usual sources (`data.prepare_mnist`)
     fine_tune: str | None = None
     name: str | None = None  # of the model to save; None: the architecture and the time
@@ -94,12 +98,14 @@ class JobSpec:
         data_path=None,
         models_dir=None,
         feedback_path=None,
+        log_path=None,
     ) -> JobSpec:
         """A spec whose folders default as everywhere else (arguments, environment, defaults)."""
         return cls(
             config=config,
             models_dir=models_dir_of(models_dir).resolve(),
             feedback_path=feedback_path_of(feedback_path).resolve(),
+            log_path=chosen_path(log_path, LOG_ENV_VAR, DEFAULT_LOG).resolve(),
             data_path=None if data_path is None else Path(data_path),
             fine_tune=fine_tune,
             name=name,
@@ -112,7 +118,7 @@ class JobSpec:
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
         values = json.loads(text)
-        paths = ("models_dir", "feedback_path", "data_path")
+        paths = ("models_dir", "feedback_path", "log_path", "data_path")
         return cls(
             **{
                 **values,
@@ -190,12 +196,15 @@ class TrainingJob:
         """Launch the child process and the thread that listens to it."""
         reports, child_end = os.pipe()
         try:
-            self._child = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(child_end), self.spec.to_json()],
-                stdin=subprocess.PIPE,
-                pass_fds=(child_end,),
-                env={**os.environ, "PYTHONPATH": _python_path()},
-            )
+            with self._opened_log() as log:
+                self._child = subprocess.Popen(
+                    [sys.executable, "-m", __name__, str(child_end), self.spec.to_json()],
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(child_end,),
+                    env={**os.environ, "PYTHONPATH": _python_path()},
+                )
         finally:
             os.close(child_end)  # the child's copy is the only one: its exit ends our reading
         listener = threading.Thread(
@@ -206,6 +215,15 @@ class TrainingJob:
         )
         listener.start()
         return self
+
+    def _opened_log(self):
+        """The job's log, appended to after a line that says which job this is: the server's
+        own log stays free of TensorFlow's start-up lines, which would only worry a user."""
+        self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.spec.log_path.open("a", encoding="utf-8")
+        log.write(f"\n== job {self.id}, {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC: {self.spec}\n")
+        log.flush()
+        return log
 
     @property
     def is_running(self) -> bool:
@@ -311,15 +329,21 @@ class JobRunner:
             return self._job
 
 
-def describe_error(error: Exception) -> str:
-    """One line for the user: our own errors speak for themselves, others are named."""
+def describe_error(error: Exception, log_path: Path) -> str:
+    """One line for the user: our own errors speak for themselves, others are named, with where
+    their traceback was written."""
     lines = str(error).strip().splitlines()
     line = lines[0] if lines else type(error).__name__
     if len(line) > MAX_ERROR_LENGTH:
         line = line[: MAX_ERROR_LENGTH - 1] + "…"
     if isinstance(error, EXPLAINED_ERRORS):
         return line
-    return f"unexpected {type(error).__name__}: {line} (details are in the server log)"
+    return f"unexpected {type(error).__name__}: {line} (details are in {_shown(log_path)})"
+
+
+def _shown(path: Path) -> str:
+    """`path` as a user would type it: relative to the project when it is inside it."""
+    return str(path.relative_to(_PROJECT_ROOT)) if path.is_relative_to(_PROJECT_ROOT) else str(path)
 
 
 def _plain(value):
@@ -359,7 +383,7 @@ def run_job(spec: JobSpec, send: Callable[..., None], should_stop: Callable[[], 
     except Exception as error:
         if not isinstance(error, EXPLAINED_ERRORS):
             _log.exception("training job failed")
-        send(STATE, FAILED, describe_error(error))
+        send(STATE, FAILED, describe_error(error, spec.log_path))
     else:
         send(STATE, STOPPED if result.stopped_early else DONE, saved.name)
 

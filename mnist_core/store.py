@@ -9,12 +9,15 @@ build: no code stored in a model file is ever run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
+import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,7 +102,7 @@ def save_model(
     folder = models_dir(directory)
     folder.mkdir(parents=True, exist_ok=True)
     check_name(name)
-    with temporary_file(folder, _temp_prefix(), ".h5") as temp_h5:
+    with temporary_file(folder, _temp_prefix(), ".h5") as temp_h5, _no_legacy_warning():
         model.save(temp_h5)
         flush_to_disk(temp_h5)
         h5_path = _claim_name(temp_h5, name, rename_if_taken)
@@ -109,6 +112,24 @@ def save_model(
     sidecar = {"format": SIDECAR_FORMAT, "name": h5_path.stem, **record.to_dict()}
     _write_json_atomically(h5_path.with_suffix(".json"), sidecar)
     return SavedModel(h5_path.stem, h5_path, record)
+
+
+@contextlib.contextmanager
+def _no_legacy_warning() -> Iterator[None]:
+    """Keras warns on every `.h5` save that the format is legacy; `.h5` is this project's
+    format on purpose, so the warning would only leave users wondering."""
+    absl = logging.getLogger("absl")
+    quiet = _WithoutLegacyWarning()
+    absl.addFilter(quiet)
+    try:
+        yield
+    finally:
+        absl.removeFilter(quiet)
+
+
+class _WithoutLegacyWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "considered legacy" not in record.getMessage()
 
 
 def _claim_name(temp_h5: Path, name: str, rename_if_taken: bool) -> Path:

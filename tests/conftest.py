@@ -78,8 +78,9 @@ def saved_small_model(small_mnist, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def private_feedback_db(tmp_path, monkeypatch):
-    """No test writes to the user's data/feedback.sqlite."""
+    """No test writes to the user's data/feedback.sqlite, or to the training log in logs/."""
     monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "feedback.sqlite"))
+    monkeypatch.setenv("MNIST_TRAINING_LOG", str(tmp_path / "training.log"))
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ def _finished(job):
     return job.snapshot()
 
 
-def test_trains_in_the_background_reporting_progress_then_saves(small_npz, tmp_path):
+def test_trains_in_the_background_reporting_progress_then_saves(small_npz, tmp_path, capfd):
     runner = JobRunner()
     assert runner.current() is None
     job, started = runner.start(spec(SMALL_CONFIG, small_npz, tmp_path))
@@ -53,6 +53,10 @@ def test_trains_in_the_background_reporting_progress_then_saves(small_npz, tmp_p
     assert saved.record.config == SMALL_CONFIG
     assert snapshot.started <= snapshot.finished
     assert runner.current() is job  # the finished job stays visible
+    # TensorFlow's start-up lines went to the job's log, not to the server's output.
+    assert capfd.readouterr() == ("", "")
+    log = job.spec.log_path.read_text()
+    assert log.startswith(f"\n== job {job.id}, ") and len(log.splitlines()) > 2
 
     with pytest.raises(FrozenInstanceError):
         snapshot.state = jobs.FAILED
@@ -144,11 +148,11 @@ def test_a_fine_tuning_job_without_enough_drawings_says_so(saved_small_model, sm
     assert [saved.name for saved in list_models(models)] == ["small"]
 
 
-def test_unexpected_errors_are_named_in_one_line():
-    assert jobs.describe_error(RuntimeError("boom\n  at line 3")) == (
-        "unexpected RuntimeError: boom (details are in the server log)"
+def test_unexpected_errors_are_named_in_one_line_with_where_their_details_are():
+    assert jobs.describe_error(RuntimeError("boom\n  at line 3"), jobs.DEFAULT_LOG) == (
+        "unexpected RuntimeError: boom (details are in logs/training.log)"
     )
-    long = jobs.describe_error(jobs.DataError("x" * 1000))
+    long = jobs.describe_error(jobs.DataError("x" * 1000), jobs.DEFAULT_LOG)
     assert len(long) == jobs.MAX_ERROR_LENGTH and long.endswith("…")
 
 
@@ -233,4 +237,5 @@ def test_the_spec_reaches_the_child_as_it_was_with_every_path_resolved(tmp_path,
 
     assert job_spec.models_dir == tmp_path / "models"
     assert job_spec.feedback_path == tmp_path / "mine.sqlite"  # not left to the environment
+    assert job_spec.log_path.is_absolute()
     assert JobSpec.from_json(job_spec.to_json()) == job_spec

@@ -8,6 +8,7 @@ digits.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ from tests.e2e.browser import (
 
 # Browser console errors that are not the app's fault: pattern (regex) -> why it is harmless.
 HARMLESS_CONSOLE_ERRORS: dict[str, str] = {}
+# What `streamlit run` prints as it starts and stops; any other line in the server's log (a
+# warning, a traceback, TensorFlow's start-up lines) is one a user would wonder about.
+SERVER_BANNER = re.compile(
+    r"^(\s*|.* Uvicorn server started on .*|\s*You can now view your Streamlit app .*"
+    r"|\s*URL: http\S+|\s*Stopping\.\.\.)$"
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ def server(
         "MNIST_MODELS_DIR": str(reference_model.path.parent),
         "MNIST_DATA": str(small_data_file),
         "MNIST_FEEDBACK_DB": str(tmp_path_factory.mktemp("e2e-feedback") / "feedback.sqlite"),
+        "MNIST_TRAINING_LOG": str(tmp_path_factory.mktemp("e2e-logs") / "training.log"),
     }
     app = StreamlitServer(env, log_path=tmp_path_factory.mktemp("e2e-server") / "streamlit.log")
     started = time.perf_counter()
@@ -118,12 +126,18 @@ def app_page(browser: Browser, server: StreamlitServer) -> Iterator[Page]:
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     errors = ConsoleErrors(page)
+    logged_before = server.log_path.stat().st_size
     open_app(page, server.url)
     yield page
     context.close()
     unexpected = errors.unexpected(HARMLESS_CONSOLE_ERRORS)
     if unexpected:
         pytest.fail("the browser reported errors:\n" + "\n".join(unexpected), pytrace=False)
+    with server.log_path.open(encoding="utf-8", errors="replace") as log:
+        log.seek(logged_before)
+        worrying = [line for line in log.read().splitlines() if not SERVER_BANNER.match(line)]
+    if worrying:
+        pytest.fail("the server logged:\n" + "\n".join(worrying[:20]), pytrace=False)
 
 
 @pytest.fixture(autouse=True, scope="session")

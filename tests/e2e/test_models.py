@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import go_to, main, metric, open_tab, pick_model, screenshot
+from tests.e2e.browser import (
+    MODEL_PICKER,
+    go_to,
+    main,
+    metric,
+    open_tab,
+    pick_model,
+    screenshot,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -23,3 +31,16 @@ def test_shows_a_saved_models_scores_and_charts(app_page, reference_model):
     expect(open_tab(page, "Learning curves").get_by_test_id("stImage")).to_be_visible()
     expect(open_tab(page, "Confusion matrix").get_by_test_id("stImage")).to_be_visible()
     screenshot(page, "models")
+
+
+def test_the_sidebar_picker_names_each_model_with_its_architecture_and_accuracy(
+    app_page, reference_model
+):
+    page = app_page
+    picker = page.locator(MODEL_PICKER).get_by_role("combobox")
+    picker.click()
+    accuracy = f"{reference_model.record.evaluation.accuracy:.1%}"
+    option = page.get_by_role("option", name=f"{reference_model.name} · MLP · {accuracy}")
+    expect(option).to_be_visible()
+    screenshot(page, "model-picker", settled=False)  # with the list open
+    page.keyboard.press("Escape")

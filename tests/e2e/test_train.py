@@ -99,3 +99,19 @@ def test_a_setting_out_of_range_is_refused_with_a_word_next_to_the_button(app_pa
         "Cannot train with these settings: epochs must be between 1 and 200, not 999."
     )
     expect(progress_bar(page)).to_have_count(0)  # nothing started
+
+
+def test_a_preset_fills_in_the_form_and_the_server_logs_nothing(app_page):
+    # The app_page fixture fails the test if the server logs anything: a widget given a
+    # default and a Session State value logged a warning with a stack here.
+    page = app_page
+    go_to(page, "Train")
+    epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
+    expect(epochs).to_have_value("10")
+
+    main(page).get_by_text("Best for drawing", exact=True).click()
+    expect(epochs).to_have_value("25")
+    expect(page.get_by_role("spinbutton", name="Batch size", exact=True)).to_have_value("128")
+
+    main(page).get_by_text("Reference MLP", exact=True).click()
+    expect(epochs).to_have_value("10")

@@ -37,11 +37,13 @@ class CliError(Exception):
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from mnist_core.data import DataError
+    from mnist_core.export import ExportError
     from mnist_core.feedback import FeedbackError
     from mnist_core.preprocess import ImageError
     from mnist_core.store import ModelFileError
 
     expected = (
+        ExportError,
         CliError,
         ConfigError,
         DataError,
@@ -126,6 +128,17 @@ def _parser() -> argparse.ArgumentParser:
     finetune.add_argument("--data", help="MNIST as a Keras .npz or a folder of IDX files")
     finetune.add_argument("--json", action="store_true", help="end with one JSON line of results")
 
+    export = commands.add_parser(
+        "export", help="write a saved model as .keras, a TF Serving SavedModel, LiteRT or ONNX"
+    )
+    export.set_defaults(command=_export)
+    export.add_argument("model", help="a saved model's name or a .h5 path with its .json")
+    export.add_argument("--format", required=True, help="keras, savedmodel, tflite or onnx")
+    export.add_argument(
+        "--out", help="the file (for savedmodel, the folder of versions); default: exports/"
+    )
+    export.add_argument("--json", action="store_true", help="end with one JSON line of results")
+
     predict = commands.add_parser("predict", help="read the digit in image files")
     predict.set_defaults(command=_predict)
     predict.add_argument("model", help="a saved model's name or a .h5 path")
@@ -204,6 +217,19 @@ def _finetune(args) -> int:
             "model_name": saved.name,
             **dataclasses.asdict(saved.record.fine_tuned),
         }))  # fmt: skip
+    return 0
+
+
+def _export(args) -> int:
+    from mnist_core import export
+
+    export.check_format(args.format)  # before loading anything
+    saved = _saved_model(args.model)
+    written = export.export_model(saved, args.format, args.out)
+    print(f"{saved.name}: exported as {args.format} to {written}")
+    if args.json:
+        size = export.size_of(written)
+        print(json.dumps({"format": args.format, "path": str(written), "bytes": size}))
     return 0
 
 

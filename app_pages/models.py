@@ -18,6 +18,7 @@ from app_pages.active_model import (
     load_classifier,
     set_active_model,
 )
+from app_pages.export_ui import export_ui
 from app_pages.figures import show_figure
 from app_pages.person import current_person
 from app_pages.results import model_results, model_summary
@@ -55,6 +56,7 @@ def models_page() -> None:
     )
     st.subheader("One model in detail")
     saved = _model_and_actions(models)
+    export_ui(saved)
     model_summary(saved)
     accuracy_side_by_side(saved)
     model_results(saved)

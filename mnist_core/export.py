@@ -38,6 +38,45 @@ EXPORTS_DIR_ENV_VAR = "MNIST_EXPORTS_DIR"
 _VERSION = re.compile(r"^[0-9]+$")
 
 
+_READ_IMAGE = """
+# digit.png: a 28x28 white digit on black, as mnist_core.preprocess.to_mnist makes one
+image = np.asarray(Image.open("digit.png").convert("L"), dtype=np.float32)[None] / 255
+"""
+_CLASSIFY = {  # format -> (the runtime's import, how it classifies `image`)
+    "keras": (
+        "import keras",
+        """model = keras.models.load_model("{file}")
+print(model.predict(image, verbose=0).argmax())""",
+    ),
+    "savedmodel": (
+        "import tensorflow as tf",
+        """model = tf.saved_model.load("{file}")  # one version: TF Serving serves its folder
+print(model.serve(image).numpy().argmax())""",
+    ),
+    "tflite": (
+        "from ai_edge_litert.interpreter import Interpreter",
+        """interpreter = Interpreter(model_path="{file}")
+interpreter.allocate_tensors()
+interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
+interpreter.invoke()
+print(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).argmax())""",
+    ),
+    "onnx": (
+        "import onnxruntime",
+        """session = onnxruntime.InferenceSession("{file}")
+print(session.run(None, {{session.get_inputs()[0].name: image}})[0].argmax())""",
+    ),
+}
+
+
+def snippet(fmt: str, file: str) -> str:
+    """Python that loads the export at `file` in its runtime and classifies digit.png."""
+    runtime_import, classify = _CLASSIFY[check_format(fmt)]
+    imports = sorted(["import numpy as np", runtime_import], key=lambda line: line.split()[1])
+    header = "\n".join([*imports, "from PIL import Image"])
+    return f"{header}\n{_READ_IMAGE}\n{classify.format(file=file)}\n"
+
+
 class ExportError(ValueError):
     """The export cannot be made; the message says why. Nothing was written."""
 

@@ -10,9 +10,17 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mnist_core.config import TrainConfig
-from mnist_core.export import FORMATS, SUFFIXES, ExportError, export_model, read_card
+from mnist_core.export import (
+    FORMATS,
+    SUFFIXES,
+    ExportError,
+    export_model,
+    read_card,
+    snippet,
+)
 from mnist_core.pixels import to_unit
 from mnist_core.store import load_model
 from tests.conftest import SMALL_CONFIG
@@ -151,3 +159,20 @@ def test_bad_requests_get_one_line_exit_2_and_nothing_written(models, tmp_path):
         assert words in line, (case, line)
     assert sorted(tmp_path.iterdir()) == before  # no partial export, no temporary left
     assert taken.read_bytes() == b"someone's file"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_each_formats_snippet_loads_its_export_and_reads_a_digit(models, mnist, fmt, tmp_path):
+    saved = models["mlp"]
+    written = export_model(saved, fmt, tmp_path / f"digits{SUFFIXES[fmt]}")
+    image, label = mnist.test[0][0], mnist.test[1][0]
+    Image.fromarray(image).save(tmp_path / "digit.png")
+    code = snippet(fmt, written.relative_to(tmp_path).as_posix())
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    expected = load_model(saved.path).predict(to_unit(image)[None], verbose=0).argmax()
+    assert completed.stdout.split()[-1] == str(expected) == str(label)

@@ -3,8 +3,10 @@ beside MNIST's, download, delete, compare."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import zipfile
 
 import pytest
 
@@ -255,3 +257,38 @@ def test_a_model_whose_record_cannot_be_read_is_named_with_the_reason(with_model
     assert "**tiny-a** is not shown" in app.warning[0].value
     assert "has no 'history'" in app.warning[0].value
     assert list(app.dataframe[0].value["Name"]) == ["tiny-b"]
+
+
+def test_export_prepares_each_format_with_a_snippet_and_zips_the_savedmodel(with_models):
+    app = open_page(MODELS)
+    app.selectbox(key="models_selected").select("tiny-a").run()
+
+    app.segmented_control(key="export_format").set_value("savedmodel").run()
+    app.button(key="export_prepare").click().run()
+
+    assert not app.exception and not app.error
+    download = next(d for d in app.get("download_button") if d.key == "export_download")
+    assert download.label == "Download tiny-a-savedmodel.zip"
+    _wanted, _file_name, data = app.session_state["export_prepared"]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+    assert "tiny-a-savedmodel/1/saved_model.pb" in names
+    assert "tiny-a-savedmodel/1/assets.extra/model_card.md" in names
+    (code,) = app.code
+    assert 'tf.saved_model.load("tiny-a-savedmodel/1")' in code.value
+
+    app.segmented_control(key="export_format").set_value("tflite").run()
+    assert not [d for d in app.get("download_button") if d.key == "export_download"]  # anew
+
+
+def test_an_export_that_fails_says_why(with_models):
+    (with_models / "tiny-a.h5").write_bytes(b"not a model any more")
+    app = open_page(MODELS)
+    app.selectbox(key="models_selected").select("tiny-a").run()
+
+    app.button(key="export_prepare").click().run()  # ONNX, the default
+
+    assert not app.exception
+    assert any(
+        "The export failed" in error.value and "tiny-a.h5" in error.value for error in app.error
+    )

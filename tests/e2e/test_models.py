@@ -44,3 +44,19 @@ def test_the_sidebar_picker_names_each_model_with_its_architecture_and_accuracy(
     expect(option).to_be_visible()
     screenshot(page, "model-picker", settled=False)  # with the list open
     page.keyboard.press("Escape")
+
+
+def test_a_model_exports_as_onnx_with_a_snippet(app_page, reference_model):
+    page = app_page
+    go_to(page, "Models")
+    pick_model(
+        page, reference_model.name, main(page).get_by_role("combobox", name="Model", exact=True)
+    )
+    main(page).get_by_text("Export for deployment", exact=True).click()
+    main(page).get_by_role("button", name="Prepare the ONNX (.onnx) download").click()
+
+    download = main(page).get_by_role("button", name=f"Download {reference_model.name}.onnx")
+    expect(download).to_be_visible(timeout=120_000)
+    expect(main(page).get_by_test_id("stCode")).to_contain_text("onnxruntime.InferenceSession")
+    download.scroll_into_view_if_needed()
+    screenshot(page, "models-export")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -49,12 +50,14 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     *,
     start_from: keras.Model | None = None,
+    log_dir: Path | None = None,
 ) -> TrainResult:
     """Train `config`'s model on `data` = ((x_train, y_train), (x_test, y_test)).
 
     The last `config.validation_size` training images are held out and scored every epoch.
     The test set is not touched here. The same seed gives the same weights. `start_from`, a
     model of `config`'s architecture, is trained on from its weights instead of a new one.
+    With `log_dir`, Keras' TensorBoard callback writes the curves there, epoch by epoch.
     """
     (x_all, y_all), _ = data
     (x_fit, y_fit), (x_val, y_val) = split_validation(x_all, y_all, config.validation_size)
@@ -77,7 +80,7 @@ def train(
         epochs=config.epochs,
         validation_data=validation,
         validation_batch_size=VALIDATION_BATCH_SIZE,
-        callbacks=[reporter],
+        callbacks=[reporter, *_tensorboard(log_dir)],
         verbose=0,
     )
     fit_seconds = time.perf_counter() - started
@@ -87,6 +90,16 @@ def train(
         if name in fitted.history
     }
     return TrainResult(model, config, history, fit_seconds, reporter.stopped)
+
+
+def _tensorboard(log_dir: Path | None) -> list[keras.callbacks.Callback]:
+    if log_dir is None:
+        return []
+    return [
+        keras.callbacks.TensorBoard(
+            log_dir=str(log_dir), write_graph=False, update_freq="epoch", profile_batch=0
+        )
+    ]
 
 
 def _training_inputs(config: TrainConfig, x_fit: np.ndarray, y_fit: np.ndarray) -> dict:

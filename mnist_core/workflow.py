@@ -6,12 +6,18 @@ same record.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.evaluate import evaluate
 from mnist_core.feedback import FeedbackError, FeedbackStore
+from mnist_core.files import chosen_path
 from mnist_core.finetune import DRAWING_SHARE, MIN_DRAWINGS, fine_tune_config, mix_in
 from mnist_core.progress import Progress
 from mnist_core.record import FineTuned, ModelRecord
@@ -25,6 +31,9 @@ from mnist_core.store import (
 )
 from mnist_core.train import TrainResult, train
 
+DEFAULT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
+RUNS_DIR_ENV_VAR = "MNIST_RUNS_DIR"
+
 
 def train_evaluate_save(
     config: TrainConfig,
@@ -32,15 +41,20 @@ def train_evaluate_save(
     *,
     name: str | None = None,
     models_dir=None,
+    runs_dir=None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_evaluating: Callable[[], None] | None = None,
 ) -> tuple[TrainResult, SavedModel]:
-    """Train `config` on `mnist`, score it on the 10,000 test images and save both.
+    """Train `config` on `mnist`, score it on the 10,000 test images and save both; the
+    TensorBoard logs go to `runs/<saved name>/`.
 
     `on_evaluating` is called once training has ended, before the (slower) scoring."""
-    result = train(config, (mnist.train, mnist.test), on_progress, should_stop)
-    return result, _evaluate_and_save(result, mnist, name, models_dir, None, on_evaluating)
+    with _tensorboard_run(runs_dir) as run:
+        data = (mnist.train, mnist.test)
+        result = train(config, data, on_progress, should_stop, log_dir=run.logs)
+        run.saved = _evaluate_and_save(result, mnist, name, models_dir, None, on_evaluating)
+    return result, run.saved
 
 
 def fine_tune_evaluate_save(
@@ -52,6 +66,7 @@ def fine_tune_evaluate_save(
     drawing_share: float = DRAWING_SHARE,
     name: str | None = None,
     models_dir=None,
+    runs_dir=None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_evaluating: Callable[[], None] | None = None,
@@ -73,15 +88,18 @@ def fine_tune_evaluate_save(
             f"{len(labels)}: label more with 'Wrong? It was a _' on the Draw page"
         )
     x_train, y_train = mix_in((images, labels), mnist.train, drawing_share)
-    result = train(
-        config,
-        ((x_train, y_train), mnist.test),
-        on_progress,
-        should_stop,
-        start_from=load_model(base.path),
-    )
     tuned = FineTuned(base_model=base.name, drawings=len(labels), last_drawing_id=last_id)
-    return result, _evaluate_and_save(result, mnist, name, models_dir, tuned, on_evaluating)
+    with _tensorboard_run(runs_dir) as run:
+        result = train(
+            config,
+            ((x_train, y_train), mnist.test),
+            on_progress,
+            should_stop,
+            start_from=load_model(base.path),
+            log_dir=run.logs,
+        )
+        run.saved = _evaluate_and_save(result, mnist, name, models_dir, tuned, on_evaluating)
+    return result, run.saved
 
 
 def _evaluate_and_save(
@@ -107,3 +125,27 @@ def _evaluate_and_save(
     # A name taken while we trained gets a suffix: never lose the training, nor overwrite.
     name = name or default_name(result.config.architecture)
     return save_model(result.model, record, name, models_dir, rename_if_taken=True)
+
+
+class _Run:
+    """Where a run's TensorBoard logs are written, and the model they end up named after."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.saved: SavedModel | None = None
+
+
+@contextlib.contextmanager
+def _tensorboard_run(runs_dir) -> Iterator[_Run]:
+    """Logs written under a temporary name (the model's is known only once it is saved), then
+    moved to `runs/<name>/`; a run that fails leaves none behind."""
+    runs = chosen_path(runs_dir, RUNS_DIR_ENV_VAR, DEFAULT_RUNS_DIR)
+    runs.mkdir(parents=True, exist_ok=True)
+    run = _Run(Path(tempfile.mkdtemp(prefix=".training-", dir=runs)))
+    try:
+        yield run
+        final = runs / run.saved.name
+        shutil.rmtree(final, ignore_errors=True)  # a deleted model's run, by the same name
+        os.rename(run.logs, final)
+    finally:
+        shutil.rmtree(run.logs, ignore_errors=True)

@@ -78,9 +78,18 @@ def saved_small_model(small_mnist, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def private_feedback_db(tmp_path, monkeypatch):
-    """No test writes to the user's data/feedback.sqlite, or to the training log in logs/."""
+    """No test writes to the user's data/feedback.sqlite, logs/ or runs/."""
     monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "feedback.sqlite"))
     monkeypatch.setenv("MNIST_TRAINING_LOG", str(tmp_path / "training.log"))
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_runs_for_the_session(tmp_path_factory):
+    """Models trained once for the whole session keep their TensorBoard logs out of runs/."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MNIST_RUNS_DIR", str(tmp_path_factory.mktemp("session-runs")))
+        yield
 
 
 @pytest.fixture(scope="session")

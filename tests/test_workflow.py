@@ -1,4 +1,5 @@
-"""Training runs end to end: fine-tuning a saved model on the user's labelled drawings."""
+"""Training runs end to end: fine-tuning a saved model on the user's labelled drawings, and
+each run's TensorBoard logs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from mnist_core.record import FineTuned
 from mnist_core.store import list_models
 from mnist_core.workflow import fine_tune_evaluate_save
 from scripts.drawn_synthesis import build_drawn_set
+from tests.conftest import SMALL_CONFIG
 
 
 def test_mix_in_repeats_drawings_to_their_share_and_keeps_mnist_last():
@@ -76,3 +78,22 @@ def test_fine_tuning_refuses_too_few_drawings_before_training(
     with pytest.raises(FeedbackError, match=f"at least {MIN_DRAWINGS} labelled drawings"):
         fine_tune_evaluate_save(base, store, small_mnist, models_dir=tmp_path / "models")
     assert not (tmp_path / "models").exists()
+
+
+def test_a_run_writes_tensorboard_logs_named_after_its_model(small_mnist, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mnist_core.workflow import train_evaluate_save
+
+    runs = tmp_path / "runs"
+    train_evaluate_save(
+        SMALL_CONFIG, small_mnist, name="logged", models_dir=tmp_path / "models", runs_dir=runs
+    )
+
+    assert [entry.name for entry in runs.iterdir()] == ["logged"]  # no temporary left
+    curves = {}
+    for part in ("train", "validation"):
+        events = EventAccumulator(str(runs / "logged" / part))
+        events.Reload()
+        curves[part] = [event.step for event in events.Tensors("epoch_loss")]
+    assert curves == {"train": [0, 1], "validation": [0, 1]}  # SMALL_CONFIG's two epochs

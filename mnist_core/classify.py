@@ -32,10 +32,17 @@ _ACTIVATIONS = {"relu": _relu, "softmax": _softmax, "linear": lambda x: x}
 
 @dataclass(frozen=True)
 class Classifier:
-    """A loaded model as a list of NumPy steps; call `probabilities` with 28x28 images."""
+    """A loaded model as a list of NumPy steps; call `probabilities` with 28x28 images.
+
+    `kinds` names each step's layer (Dense, Conv2D, ...), `first_kernel` is the first learnt
+    layer's weights and `output_weights` the output layer's (kernel, bias): what
+    `mnist_core.explain` shows of the network's inside and measures its evidence with."""
 
     steps: tuple[Step, ...]
     name: str = ""
+    kinds: tuple[str, ...] = ()
+    first_kernel: np.ndarray | None = None
+    output_weights: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Classifier:
@@ -45,7 +52,9 @@ class Classifier:
         name = os.path.basename(os.fspath(path))
         specs = read_layers(path)
         try:
-            classifier = cls(tuple(_step(s.kind, s.config, s.weights) for s in specs), name)
+            steps = tuple(_step(s.kind, s.config, s.weights) for s in specs)
+            layers = [(s.kind, s.weights) for s in specs]
+            classifier = cls(steps, name, *_described(layers))
             answer = classifier.probabilities(np.zeros((28, 28), np.float32))
         except (ValueError, KeyError, TypeError) as error:
             raise ModelFileError(f"{path} is not a 28x28 digit classifier: {error}") from None
@@ -58,11 +67,12 @@ class Classifier:
     @classmethod
     def from_model(cls, model, name: str = "") -> Classifier:
         """Copy a Keras model's weights into NumPy steps, layer by layer."""
-        steps = (
+        steps = tuple(
             _step(type(layer).__name__, layer.get_config(), layer.get_weights())
             for layer in model.layers
         )
-        return cls(tuple(steps), name or model.name)
+        layers = [(type(layer).__name__, layer.get_weights()) for layer in model.layers]
+        return cls(steps, name or model.name, *_described(layers))
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(28, 28) -> (10,), or (n, 28, 28) -> (n, 10); pixels in [0, 1] like `preprocess`."""
@@ -84,6 +94,35 @@ class Classifier:
     def output(self, features: np.ndarray) -> np.ndarray:
         """The (n, 10) probabilities of `features` as `features` returns them."""
         return self.steps[-1](features)
+
+    def log_odds(self, images: np.ndarray, digit: int) -> np.ndarray:
+        """(n,) log(p / (1 - p)) of `digit` for (n, 28, 28) images, from the output layer's
+        scores: exact where the probability itself has rounded to 1."""
+        kernel, bias = self.output_weights
+        scores = self.features(images) @ kernel + bias
+        others = np.delete(scores, digit, axis=1)
+        top = others.max(axis=1, keepdims=True)
+        rest = top[:, 0] + np.log(np.exp(others - top).sum(axis=1))
+        return scores[:, digit] - rest
+
+    def responses(self, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """Each learnt layer's output for one (28, 28) image, input to output: (kind, values)
+        with values (units,) for a dense layer and (height, width, maps) for a convolution."""
+        x = np.asarray(image, dtype=np.float32)[np.newaxis]
+        shown = []
+        for kind, step in zip(self.kinds, self.steps, strict=True):
+            x = step(x)
+            if kind in ("Dense", "Conv2D"):
+                shown.append((kind, x[0]))
+        return shown
+
+
+def _described(layers: list[tuple[str, list]]) -> tuple:
+    """(the layers' kinds, the first learnt layer's kernel, the last's (kernel, bias)) of
+    (kind, weights) pairs."""
+    learnt = [[np.asarray(w, np.float32) for w in weights] for _, weights in layers if weights]
+    first, last = (learnt[0][0], tuple(learnt[-1])) if learnt else (None, None)
+    return tuple(kind for kind, _ in layers), first, last
 
 
 def _step(kind: str, config: dict, weights) -> Step:

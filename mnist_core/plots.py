@@ -122,3 +122,71 @@ def per_class_bars(accuracies: dict[str, Sequence[float]]) -> Figure:
     axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22),
                 ncol=max(len(accuracies), 1), frameon=False)  # fmt: skip
     return figure
+
+
+# Pictures made in NumPy, not matplotlib: the Draw page makes them for every drawing, fast.
+
+_EVIDENCE_FOR, _EVIDENCE_AGAINST = np.array([255, 60, 60]), np.array([60, 120, 255])
+
+
+def evidence_picture(image: np.ndarray, evidence: np.ndarray, scale: int = 6) -> np.ndarray:
+    """(28 * scale, 28 * scale, 3) uint8: the digit in dim grey, its ink red where it supports
+    the digit and blue where it speaks against it, the brighter the stronger."""
+    strong = np.abs(evidence[evidence != 0])
+    limit = max(float(np.percentile(strong, 95)) if strong.size else 0.0, 1e-6)  # not one pixel
+    strength = np.clip(evidence / limit, -1, 1)[..., np.newaxis]
+    grey = 0.35 * np.clip(image, 0, 1)[..., np.newaxis] * 255
+    colour = np.where(strength > 0, _EVIDENCE_FOR, _EVIDENCE_AGAINST) * np.abs(strength)
+    picture = np.clip(np.maximum(grey, colour), 0, 255).astype(np.uint8)
+    return _enlarged(picture, scale)
+
+
+def response_picture(values: np.ndarray, cell: int = 6, columns: int = 16) -> np.ndarray:
+    """A layer's response as one grey picture: a dense layer's units as a grid of squares, a
+    convolution's maps side by side; white is the layer's strongest response."""
+    values = np.asarray(values, np.float32)
+    top = max(float(values.max()), 1e-6)
+    levels = np.clip(values / top, 0, 1)
+    if levels.ndim == 1:  # units
+        return _enlarged(_tiled(levels[:, np.newaxis, np.newaxis], columns), cell)
+    maps = np.moveaxis(levels, -1, 0)  # (maps, height, width)
+    return _enlarged(_tiled(maps, columns), max(1, 2 * cell // max(maps.shape[1] // 6, 1)))
+
+
+def kernel_picture(kernel: np.ndarray, columns: int = 16) -> np.ndarray:
+    """The first layer's weights as pictures, red for positive and blue for negative: a dense
+    layer's 28x28 templates (one per unit), or a convolution's filters."""
+    kernel = np.asarray(kernel, np.float32)
+    if kernel.ndim == 2:  # (784, units)
+        templates = kernel.T.reshape(-1, 28, 28)
+        scale = 2
+    else:  # (rows, cols, 1, filters)
+        templates = np.moveaxis(kernel[:, :, 0, :], -1, 0)
+        scale = 10
+    limit = np.abs(templates).max(axis=(1, 2), keepdims=True) + 1e-6
+    signed = (templates / limit)[..., np.newaxis]
+    coloured = np.where(signed > 0, _EVIDENCE_FOR, _EVIDENCE_AGAINST) * np.abs(signed)
+    return _enlarged(_tiled(coloured.astype(np.uint8), columns), scale)
+
+
+def _tiled(pictures: np.ndarray, columns: int, gap: int = 1) -> np.ndarray:
+    """(n, h, w[, 3]) pictures in a grid `columns` wide, a gap between them; as the input's
+    type, levels kept (the caller scales)."""
+    count, height, width = pictures.shape[:3]
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    extra = pictures.shape[3:]
+    grid = np.zeros(
+        (rows * (height + gap) - gap, columns * (width + gap) - gap, *extra), pictures.dtype
+    )
+    for index, picture in enumerate(pictures):
+        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
+        grid[top : top + height, left : left + width] = picture
+    return grid
+
+
+def _enlarged(picture: np.ndarray, scale: int) -> np.ndarray:
+    """`picture` enlarged by whole pixels (uint8; grey levels in [0, 1] become 0-255)."""
+    if picture.dtype != np.uint8:
+        picture = np.clip(picture * 255, 0, 255).astype(np.uint8)
+    return picture.repeat(scale, axis=0).repeat(scale, axis=1)

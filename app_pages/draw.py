@@ -9,15 +9,17 @@ import string
 import numpy as np
 import streamlit as st
 
-from app_pages.active_model import active_model
+from app_pages.active_model import active_model, file_version
 from app_pages.canvas import drawing_canvas
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
 from app_pages.person import memory_ui, person_ui, personal_reader
 from app_pages.training_job import TRAIN_PAGE, start_training
+from app_pages.why_ui import why_ui
 from mnist_core.answer import PREVIEW_SCALE, Answer, DigitClassifier, read_digit
 from mnist_core.config import TrainConfig
+from mnist_core.personal import PersonalClassifier
 from mnist_core.preprocess import EmptyImageError, ImageError, load_image
-from mnist_core.store import ModelFileError, list_models
+from mnist_core.store import ModelFileError, SavedModel, list_models
 from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH
 
 _CLEARS = "canvas_clears"  # how many times Clear was pressed: part of the canvas's initial drawing
@@ -52,7 +54,7 @@ def draw_page() -> None:
         return
     model_column.caption(f"Read by **{saved.name}**. Pick another model in the sidebar.")
     memory_ui(reader, person)
-    _drawing_ui(reader, saved.name, person)
+    _drawing_ui(reader, saved, person)
     st.divider()
     _upload_ui(reader, saved.name, person)
     st.divider()
@@ -60,13 +62,13 @@ def draw_page() -> None:
 
 
 @st.fragment
-def _drawing_ui(classifier: DigitClassifier, model_name: str, person: str) -> None:
+def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> None:
     """The canvas and its answer; a fragment, so a stroke reruns only this part of the page."""
     canvas_column, answer_column = st.columns([5, 7], gap="large")
     with canvas_column:
         picture = _canvas()
     with answer_column:
-        answer = None if picture is None else _read_or_none(picture, classifier)
+        answer = None if picture is None else _read_or_none(picture, reader)
         if answer is None:
             st.info(
                 "Draw a digit in the black square, large and centred: "
@@ -74,7 +76,8 @@ def _drawing_ui(classifier: DigitClassifier, model_name: str, person: str) -> No
             )
         else:
             _show_answer(answer)
-            label_ui(answer, model_name, person, canvas=picture)
+            label_ui(answer, saved.name, person, canvas=picture)
+            why_ui(answer, reader, str(saved.path), file_version(saved))
 
 
 def _canvas() -> np.ndarray | None:

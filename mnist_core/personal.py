@@ -46,6 +46,7 @@ class PersonalClassifier:
         images, labels = _checked(images, labels)
         self.base = base
         self.size = len(labels)
+        self.images, self.labels = images, labels  # as given: what it remembers
         shifted = np.concatenate([_shift(images, rows, columns) for rows, columns in SHIFTS])
         self._memory = _unit_rows(base.features(shifted)) if self.size else None
         self._pixels = _unit_rows(_centred(shifted)) if self.size else None

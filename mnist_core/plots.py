@@ -138,7 +138,7 @@ def evidence_picture(image: np.ndarray, evidence: np.ndarray, scale: int = 6) ->
     grey = 0.35 * np.clip(image, 0, 1)[..., np.newaxis] * 255
     colour = np.where(strength > 0, _EVIDENCE_FOR, _EVIDENCE_AGAINST) * np.abs(strength)
     picture = np.clip(np.maximum(grey, colour), 0, 255).astype(np.uint8)
-    return _enlarged(picture, scale)
+    return enlarged(picture, scale)
 
 
 def response_picture(values: np.ndarray, cell: int = 6, columns: int = 16) -> np.ndarray:
@@ -148,9 +148,9 @@ def response_picture(values: np.ndarray, cell: int = 6, columns: int = 16) -> np
     top = max(float(values.max()), 1e-6)
     levels = np.clip(values / top, 0, 1)
     if levels.ndim == 1:  # units
-        return _enlarged(_tiled(levels[:, np.newaxis, np.newaxis], columns), cell)
+        return enlarged(_tiled(levels[:, np.newaxis, np.newaxis], columns), cell)
     maps = np.moveaxis(levels, -1, 0)  # (maps, height, width)
-    return _enlarged(_tiled(maps, columns), max(1, 2 * cell // max(maps.shape[1] // 6, 1)))
+    return enlarged(_tiled(maps, columns), max(1, 2 * cell // max(maps.shape[1] // 6, 1)))
 
 
 def kernel_picture(kernel: np.ndarray, columns: int = 16) -> np.ndarray:
@@ -166,7 +166,7 @@ def kernel_picture(kernel: np.ndarray, columns: int = 16) -> np.ndarray:
     limit = np.abs(templates).max(axis=(1, 2), keepdims=True) + 1e-6
     signed = (templates / limit)[..., np.newaxis]
     coloured = np.where(signed > 0, _EVIDENCE_FOR, _EVIDENCE_AGAINST) * np.abs(signed)
-    return _enlarged(_tiled(coloured.astype(np.uint8), columns), scale)
+    return enlarged(_tiled(coloured.astype(np.uint8), columns), scale)
 
 
 def _tiled(pictures: np.ndarray, columns: int, gap: int = 1) -> np.ndarray:
@@ -185,7 +185,7 @@ def _tiled(pictures: np.ndarray, columns: int, gap: int = 1) -> np.ndarray:
     return grid
 
 
-def _enlarged(picture: np.ndarray, scale: int) -> np.ndarray:
+def enlarged(picture: np.ndarray, scale: int) -> np.ndarray:
     """`picture` enlarged by whole pixels (uint8; grey levels in [0, 1] become 0-255)."""
     if picture.dtype != np.uint8:
         picture = np.clip(picture * 255, 0, 255).astype(np.uint8)

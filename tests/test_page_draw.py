@@ -444,3 +444,29 @@ def test_a_name_that_cannot_be_kept_says_why_and_keeps_the_last_one(with_model):
     assert not app.exception
     assert "That name cannot be kept" in app.error[0].value
     assert app.query_params["person"] == "Ada"
+
+
+def test_why_this_answer_shows_evidence_look_alikes_and_the_inside_when_asked(with_model):
+    app = open_page(DRAW)
+    draw(app, VERTICAL_LINE)
+    assert not [tab for tab in app.tabs if tab.label == "Evidence"]  # nothing until asked
+
+    app.toggle(key="why_shown").set_value(True).run()
+
+    assert not app.exception
+    assert [tab.label for tab in app.tabs][:3] == ["Evidence", "Looks like", "Inside the network"]
+    evidence, look_alikes, inside = app.tabs[:3]
+
+    def captions(tab):
+        return [[picture.caption for picture in image.proto.imgs] for image in tab.get("image")]
+
+    answer = predictions(app)[0].value
+    (first,), (second,) = captions(evidence)
+    assert first.startswith(f"For {answer} (") and second.startswith("For ")
+    assert second != first
+    (nearest,) = captions(look_alikes)
+    assert len(nearest) == 8 and nearest.count(f"a {answer}") >= 6
+    inside_captions = [caption for (caption,) in captions(inside)]
+    assert inside_captions[0] == "The input, 28x28"
+    assert inside_captions[-2] == "Output: the 10 digits, 0 to 9 from left to right"
+    assert inside_captions[-1].startswith("What layer 1 looks for")

@@ -24,6 +24,7 @@ from tests.e2e.browser import (
     go_to,
     main,
     metric,
+    open_tab,
     pick_model,
     prediction,
     screenshot,
@@ -147,3 +148,19 @@ def model_input(page) -> np.ndarray:
     source = preview.get_by_role("img").get_attribute("src")
     picture = page.request.get(urljoin(page.url, source)).body()
     return np.asarray(Image.open(io.BytesIO(picture)).convert("L"), dtype=np.float32)
+
+
+def test_why_this_answer_shows_the_evidence_the_look_alikes_and_the_inside(draw_page):
+    page = draw_page
+    draw_digit(page, 7)
+    expect(prediction(page)).to_have_text("7")
+    main(page).get_by_text("Why this answer?", exact=True).click()
+
+    expect(main(page).get_by_text("For 7 (", exact=False)).to_be_visible()
+    expect(main(page).get_by_text("Why 7 and not", exact=False)).to_be_visible()
+    screenshot(page, "draw-why")
+    open_tab(page, "Looks like")
+    expect(main(page).get_by_text("a 7", exact=True).first).to_be_visible()
+    open_tab(page, "Inside the network")
+    expect(main(page).get_by_text("What layer 1 looks for", exact=False)).to_be_visible()
+    screenshot(page, "draw-inside")

@@ -17,6 +17,7 @@ from mnist_core.finetune import FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE
 from mnist_core.progress import BATCH, EPOCH, Progress
 
 DEFAULT_CHARTS_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "charts"
+EXPLAIN_POOL = 10_000  # MNIST training digits searched for the nearest
 
 
 _NUMERIC_OPTIONS = (
@@ -138,6 +139,16 @@ def _parser() -> argparse.ArgumentParser:
         "--out", help="the file (for savedmodel, the folder of versions); default: exports/"
     )
     export.add_argument("--json", action="store_true", help="end with one JSON line of results")
+
+    explain = commands.add_parser(
+        "explain", help="say why a model reads what it does in image files, as PNGs"
+    )
+    explain.set_defaults(command=_explain)
+    explain.add_argument("model", help="a saved model's name or a .h5 path")
+    explain.add_argument("images", nargs="+", metavar="IMAGE")
+    explain.add_argument(
+        "--out", help=f"folder for the PNGs (default {DEFAULT_CHARTS_DIR}/NAME/explain)"
+    )
 
     predict = commands.add_parser("predict", help="read the digit in image files")
     predict.set_defaults(command=_predict)
@@ -304,6 +315,40 @@ def _other_sets(classifier, drawings_learnt_up_to: int = 0) -> dict:
     if yours is not None:
         scores["your_drawings"] = yours
     return scores
+
+
+def _explain(args) -> int:
+    from mnist_core import plots
+    from mnist_core.classify import Classifier
+    from mnist_core.data import prepare_mnist
+    from mnist_core.explain import Neighbours, evidence, runner_up
+    from mnist_core.preprocess import ImageError, load_image, to_mnist
+
+    path = _model_path(args.model)
+    classifier = Classifier.load(path)
+    out = Path(args.out) if args.out else DEFAULT_CHARTS_DIR / path.stem / "explain"
+    out.mkdir(parents=True, exist_ok=True)
+    images, labels = prepare_mnist(on_progress=_say).train
+    pool = Neighbours.of(classifier, images[:EXPLAIN_POOL], labels[:EXPLAIN_POOL])
+    failures = 0
+    for file_name in args.images:
+        try:
+            image = to_mnist(load_image(file_name))
+        except (ImageError, OSError) as error:
+            print(f"{file_name}: error: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        probabilities = classifier.probabilities(image)
+        answer, second = int(probabilities.argmax()), runner_up(probabilities)
+        maps = {digit: evidence(classifier, image, digit) for digit in (answer, second)}
+        nearest = pool.nearest(classifier, image, 8)
+        figure = plots.explanation(
+            image, probabilities, maps, pool.images[nearest], pool.labels[nearest]
+        )
+        written = out / f"{Path(file_name).stem}.png"
+        figure.savefig(written, dpi=110)
+        print(f"{file_name}: {answer} ({probabilities[answer]:.1%}), not {second}: {written}")
+    return 2 if failures else 0
 
 
 def _predict(args) -> int:

@@ -190,3 +190,36 @@ def enlarged(picture: np.ndarray, scale: int) -> np.ndarray:
     if picture.dtype != np.uint8:
         picture = np.clip(picture * 255, 0, 255).astype(np.uint8)
     return picture.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def explanation(
+    image: np.ndarray,
+    probabilities: np.ndarray,
+    evidence_maps: dict[int, np.ndarray],
+    look_alikes: Sequence[np.ndarray],
+    look_alike_labels: Sequence[int],
+) -> Figure:
+    """One drawing explained: what the model saw, the evidence for each digit in
+    `evidence_maps` (the answer, then the runner-up), and the nearest training digits."""
+    figure = Figure(figsize=(9, 4.2), layout="constrained")
+    top, bottom = figure.subfigures(2, 1, height_ratios=[2.2, 1])
+    panels = top.subplots(1, 1 + len(evidence_maps))
+    panels[0].imshow(image, cmap="gray", vmin=0, vmax=1)
+    answer = int(np.argmax(probabilities))
+    panels[0].set_title(f"Read as {answer} ({probabilities[answer]:.0%})")
+    for axes, (digit, evidence) in zip(panels[1:], evidence_maps.items(), strict=True):
+        axes.imshow(evidence_picture(image, evidence, scale=1))
+        axes.set_title(f"Evidence for {digit} ({probabilities[digit]:.0%})")
+    for axes in panels:
+        axes.set_axis_off()
+    top.suptitle("Red ink makes the model more sure of the digit, blue less", fontsize=9)
+    neighbours = bottom.subplots(1, max(len(look_alikes), 1))
+    for axes, picture, label in zip(
+        np.atleast_1d(neighbours), look_alikes, look_alike_labels, strict=False
+    ):
+        axes.imshow(picture, cmap="gray")
+        axes.set_title(f"a {label}", fontsize=8)
+    for axes in np.atleast_1d(neighbours):
+        axes.set_axis_off()
+    bottom.suptitle("The nearest MNIST training digits, as the model sees them", fontsize=9)
+    return figure

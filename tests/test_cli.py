@@ -209,3 +209,25 @@ def test_preset_best_trains_the_augmented_cnn_dense_and_options_override_it(smal
         128,
     )
     assert config["epochs"] == 1
+
+
+def test_explain_writes_a_picture_per_image_and_names_one_it_cannot_read(
+    trained, small_mnist, small_npz, tmp_path
+):
+    out, _ = trained
+    x_test, y_test = small_mnist.test
+    Image.fromarray(x_test[0]).save(tmp_path / "first.png")
+    (tmp_path / "notes.png").write_bytes(b"shopping: milk")
+    pictures = tmp_path / "why"
+    env = {**os.environ, "MNIST_DATA": str(small_npz)}
+
+    process = run_cli(
+        "explain", out, tmp_path / "first.png", tmp_path / "notes.png", "--out", pictures, env=env
+    )
+
+    assert process.returncode == 2  # one image could not be read
+    assert "notes.png: error: notes.png is not an image file" in process.stderr
+    assert f"first.png: {y_test[0]} (" in process.stdout and ", not " in process.stdout
+    (written,) = pictures.iterdir()
+    with Image.open(written) as picture:
+        assert written.name == "first.png" and picture.width > 600

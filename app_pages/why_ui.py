@@ -15,10 +15,9 @@ from mnist_core import plots
 from mnist_core.answer import Answer
 from mnist_core.classify import Classifier
 from mnist_core.data import DataError, prepare_mnist
-from mnist_core.explain import Neighbours, evidence, runner_up
+from mnist_core.explain import Neighbours, evidence, runner_up, training_neighbours
 from mnist_core.personal import PersonalClassifier
 
-NEIGHBOUR_POOL = 10_000  # MNIST training digits searched for look-alikes
 LOOK_ALIKES = 8
 _SCALE = 3  # a look-alike's 28x28 at 84 px
 _LAYER_NAMES = {"Dense": "dense layer", "Conv2D": "convolution"}
@@ -71,7 +70,7 @@ def _look_alikes(
     nearest = pool.nearest(network, image, LOOK_ALIKES)
     st.caption(
         f"The MNIST training digits nearest to yours in the network's last hidden layer (of "
-        f"{NEIGHBOUR_POOL:,}), where it puts what it takes for the same digit:"
+        f"{len(pool.labels):,}), where it puts what it takes for the same digit:"
     )
     _gallery(pool.images[nearest], pool.labels[nearest])
     if reader.size:
@@ -108,9 +107,10 @@ def _inside(network: Classifier, image: np.ndarray) -> None:
     )
 
 
-@st.cache_resource(max_entries=8, show_spinner="Finding look-alikes among MNIST's digits…")
+@st.cache_resource(
+    max_entries=8, show_spinner="Seeing MNIST's training digits as the network does (once)…"
+)
 def _training_pool(model_path: str, version: int) -> Neighbours:
-    """The first NEIGHBOUR_POOL training digits in the network's eyes, once per model file."""
-    images, labels = prepare_mnist().train
+    """The training digits in the network's eyes, once per model file."""
     network = cached_classifier(model_path, version)
-    return Neighbours.of(network, images[:NEIGHBOUR_POOL], labels[:NEIGHBOUR_POOL])
+    return training_neighbours(network, prepare_mnist())

@@ -17,7 +17,6 @@ from mnist_core.finetune import FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE
 from mnist_core.progress import BATCH, EPOCH, Progress
 
 DEFAULT_CHARTS_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "charts"
-EXPLAIN_POOL = 10_000  # MNIST training digits searched for the nearest
 
 
 _NUMERIC_OPTIONS = (
@@ -321,15 +320,14 @@ def _explain(args) -> int:
     from mnist_core import plots
     from mnist_core.classify import Classifier
     from mnist_core.data import prepare_mnist
-    from mnist_core.explain import Neighbours, evidence, runner_up
+    from mnist_core.explain import evidence, runner_up, training_neighbours
     from mnist_core.preprocess import ImageError, load_image, to_mnist
 
     path = _model_path(args.model)
     classifier = Classifier.load(path)
     out = Path(args.out) if args.out else DEFAULT_CHARTS_DIR / path.stem / "explain"
     out.mkdir(parents=True, exist_ok=True)
-    images, labels = prepare_mnist(on_progress=_say).train
-    pool = Neighbours.of(classifier, images[:EXPLAIN_POOL], labels[:EXPLAIN_POOL])
+    pool = training_neighbours(classifier, prepare_mnist(on_progress=_say))
     failures = 0
     for file_name in args.images:
         try:

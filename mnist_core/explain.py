@@ -18,10 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_core.classify import Classifier
+from mnist_core.config import TrainConfig
+from mnist_core.data import split_validation
 
 _CROSS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))  # the pixel and its four neighbours
 _INK = 0.05  # pixels below this are background: taking them away changes nothing
-_FLOOR = 1e-12  # log(0) guard
+_FLOOR = 1e-12  # a division-by-zero guard
+VALIDATION_SIZE = TrainConfig().validation_size
 
 
 def evidence(classifier: Classifier, image: np.ndarray, digit: int) -> np.ndarray:
@@ -86,6 +89,14 @@ class Neighbours:
         count = min(count, len(similarity))
         closest = np.argpartition(-similarity, count - 1)[:count]
         return [int(i) for i in closest[np.argsort(-similarity[closest])]]
+
+
+def training_neighbours(classifier: Classifier, mnist) -> Neighbours:
+    """The training digits a model learnt from, less the validation images the default settings
+    hold out (the last VALIDATION_SIZE, when there are more): its look-alikes are among these."""
+    held_out = VALIDATION_SIZE if len(mnist.train[1]) > 2 * VALIDATION_SIZE else 0
+    (images, labels), _held_out = split_validation(*mnist.train, held_out)
+    return Neighbours.of(classifier, images, labels)
 
 
 def _unit_rows(features: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,44 @@ def test_log_odds_agree_with_the_probabilities_where_they_have_not_rounded(reade
     probabilities = reader.probabilities(images)[:, 3].astype(np.float64)
     expected = np.log(probabilities / (1 - probabilities))
     np.testing.assert_allclose(reader.log_odds(images, 3), expected, rtol=1e-3, atol=1e-3)
+
+
+def slow_evidence(classifier, image, digit):
+    """Evidence pixel by pixel, as its definition reads: for each inked pixel, blank it and its
+    four neighbours, and see how much the digit's log odds fall (probabilities in float64)."""
+
+    def log_odds(picture):
+        p = float(classifier.probabilities(picture)[digit])
+        return math.log(p) - math.log(1 - p)
+
+    result = np.zeros((28, 28))
+    for row in range(28):
+        for column in range(28):
+            if image[row, column] < 0.05:
+                continue
+            occluded = image.copy()
+            for down, right in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
+                if 0 <= row + down < 28 and 0 <= column + right < 28:
+                    occluded[row + down, column + right] = 0
+            result[row, column] = log_odds(image) - log_odds(occluded)
+    return result
+
+
+def test_evidence_matches_a_slow_pixel_by_pixel_reference(reader, digits):
+    image = digits[0][3]
+    probabilities = reader.probabilities(image)
+    digit = runner_up(probabilities)  # not saturated: the reference's float64 log odds hold
+    np.testing.assert_allclose(
+        evidence(reader, image, digit), slow_evidence(reader, image, digit), atol=2e-3
+    )
+
+
+def test_the_nearest_match_a_brute_force_search(reader, mnist):
+    images, labels = mnist.train[0][:500], mnist.train[1][:500]
+    neighbours = Neighbours.of(reader, images, labels)
+    query = to_unit(mnist.test[0][0])
+
+    features = reader.features(to_unit(images)).astype(np.float64)
+    mine = reader.features(query[np.newaxis])[0].astype(np.float64)
+    cosine = features @ mine / (np.linalg.norm(features, axis=1) * np.linalg.norm(mine))
+    assert neighbours.nearest(reader, query, 8) == list(np.argsort(-cosine, kind="stable")[:8])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from app_pages.active_model import architecture_name
+from app_pages.confusion_ui import confusion_ui
 from app_pages.figures import show_figure
 from mnist_core.config import HIDDEN_LAYER_ARCHITECTURES, TrainConfig
 from mnist_core.store import SavedModel
@@ -85,16 +86,7 @@ def model_results(saved: SavedModel) -> None:
         history = saved.record.history
         show_figure(("curves", *version), lambda: plots.learning_curves(history))
     with confusion:
-        heatmap, explanation = st.columns([3, 2])
-        with heatmap:
-            show_figure(
-                ("confusion", *version), lambda: plots.confusion_heatmap(evaluation.confusion)
-            )
-        explanation.markdown(
-            "Rows are the true digits, columns the model's answers: the diagonal counts the "
-            "right answers, every other cell a kind of mistake. The colour is the share of "
-            "the true digit, so rare mistakes stay visible."
-        )
+        confusion_ui(saved, key=f"confusion_{saved.name}")
     with report:
         _per_class_report(evaluation)
     with mistakes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -29,7 +31,9 @@ def test_shows_a_saved_models_scores_and_charts(app_page, reference_model):
     accuracy = metric(page, "Test accuracy").get_by_test_id("stMetricValue")
     expect(accuracy).to_have_text(f"{reference_model.record.evaluation.accuracy:.2%}")
     expect(open_tab(page, "Learning curves").get_by_test_id("stImage")).to_be_visible()
-    expect(open_tab(page, "Confusion matrix").get_by_test_id("stImage")).to_be_visible()
+    expect(
+        open_tab(page, "Confusion matrix").get_by_test_id("stVegaLiteChart").first
+    ).to_be_visible()
     screenshot(page, "models")
 
 
@@ -60,3 +64,25 @@ def test_a_model_exports_as_onnx_with_a_snippet(app_page, reference_model):
     expect(main(page).get_by_test_id("stCode")).to_contain_text("onnxruntime.InferenceSession")
     download.scroll_into_view_if_needed()
     screenshot(page, "models-export")
+
+
+def test_clicking_a_confusion_matrix_cell_shows_its_digits_with_their_evidence(
+    app_page, reference_model
+):
+    page = app_page
+    go_to(page, "Models")
+    panel = open_tab(page, "Confusion matrix")
+    heatmap = panel.get_by_test_id("stVegaLiteChart").first
+    expect(heatmap).to_be_visible()
+    box = heatmap.bounding_box()
+    # The cells fill the chart but for the axes' labels and titles, about 52 px at the left
+    # and 65 px below: aim at the middle of the diagonal's cell for 5.
+    width, height = box["width"] - 52, box["height"] - 65
+    page.mouse.click(box["x"] + 52 + 0.55 * width, box["y"] + 2 + 0.55 * height)
+
+    cell = panel.get_by_text(re.compile(r"^True 5, read right: [\d,]+ test digits$"))
+    expect(cell).to_be_visible()
+    expect(panel.get_by_text("Surest first", exact=False)).to_be_visible()
+    expect(panel.get_by_test_id("stImage").first).to_be_visible()
+    cell.scroll_into_view_if_needed()
+    screenshot(page, "models-confusion-cell")

@@ -1,0 +1,147 @@
+"""A confusion matrix you can click: each cell shows its test digits, the ones the model was
+surest of first, with the ink that made it answer so; per-digit accuracy bars beside it.
+
+The digits are read again here by the NumPy classifier (once per model file, cached), so
+every cell, the right answers on the diagonal too, can show what it holds.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages.active_model import cached_classifier, file_version
+from app_pages.figures import show_figure
+from mnist_core import plots
+from mnist_core.data import prepare_mnist
+from mnist_core.explain import evidence
+from mnist_core.pixels import to_unit
+from mnist_core.store import ModelFileError, SavedModel
+
+CELL_DIGITS = 12  # shown for a clicked cell
+_SELECTION = "cell"
+
+
+def confusion_ui(saved: SavedModel, key: str) -> None:
+    """The clickable heatmap of `saved`'s test digits, the bars, and the clicked cell."""
+    try:
+        version = file_version(saved)
+        images, labels, answers, confidence = _test_answers(str(saved.path), version)
+    except ModelFileError as error:
+        st.warning(f"The model file cannot be read ({error}), so its cells cannot be opened.")
+        show_figure(
+            ("confusion", saved.name, saved.record.created),
+            lambda: plots.confusion_heatmap(saved.record.evaluation.confusion),
+        )
+        return
+    confusion = np.zeros((10, 10), np.int64)
+    np.add.at(confusion, (labels, answers), 1)
+    heatmap, bars = st.columns([3, 2])
+    with heatmap:
+        event = st.altair_chart(
+            _heatmap(confusion), on_select="rerun", selection_mode=_SELECTION, key=key
+        )
+    with bars:
+        st.vega_lite_chart(_accuracy_bars(confusion), width="stretch")
+        st.caption(
+            "Rows are the true digits, columns the model's answers; the colour is the share "
+            "of the true digit, so rare mistakes stay visible. Click a cell to see its digits."
+        )
+    cell = _clicked(event)
+    if cell is None:
+        return
+    actual, predicted = cell
+    chosen = np.flatnonzero((labels == actual) & (answers == predicted))
+    chosen = chosen[np.argsort(-confidence[chosen])][:CELL_DIGITS]
+    what = "read right" if actual == predicted else f"read as {predicted}"
+    st.markdown(f"**True {actual}, {what}: {confusion[actual, predicted]:,} test digits**")
+    if not len(chosen):
+        return
+    network = cached_classifier(str(saved.path), version)
+    pictures = [
+        plots.evidence_picture(images[i], evidence(network, images[i], predicted), scale=3)
+        for i in chosen
+    ]
+    st.image(
+        pictures,
+        caption=[f"{confidence[i]:.0%} sure" for i in chosen],
+        output_format="PNG",
+    )
+    st.caption(f"Surest first; red ink made the model more sure of {predicted}, blue less.")
+
+
+def _heatmap(confusion: np.ndarray) -> alt.Chart:
+    totals = confusion.sum(axis=1, keepdims=True)
+    share = confusion / np.maximum(totals, 1)
+    cells = pd.DataFrame(
+        [
+            {
+                "actual": actual,
+                "predicted": predicted,
+                "count": int(confusion[actual, predicted]),
+                "share": float(share[actual, predicted]),
+            }
+            for actual in range(10)
+            for predicted in range(10)
+        ]
+    )
+    pick = alt.selection_point(name=_SELECTION, fields=["actual", "predicted"], toggle=False)
+    base = alt.Chart(cells).encode(
+        x=alt.X("predicted:O", title="The model's answer", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("actual:O", title="True digit"),
+    )
+    squares = base.mark_rect(stroke="white").encode(
+        color=alt.Color(
+            "share:Q", scale=alt.Scale(type="sqrt", scheme="blues", domain=[0, 1]), legend=None
+        ),
+        opacity=alt.condition(pick, alt.value(1), alt.value(0.55)),
+        tooltip=["actual", "predicted", "count", alt.Tooltip("share:Q", format=".1%")],
+    )
+    counts = base.mark_text(fontSize=10).encode(
+        text="count:Q",
+        color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("black")),
+    )
+    return (squares.add_params(pick) + counts).properties(height=340)
+
+
+def _accuracy_bars(confusion: np.ndarray) -> dict:
+    accuracy = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    values = [{"digit": str(d), "accuracy": float(a)} for d, a in enumerate(accuracy)]
+    return {
+        "data": {"values": values},
+        "mark": {"type": "bar", "tooltip": True},
+        "height": 300,
+        "title": "Accuracy per digit",
+        "encoding": {
+            "y": {"field": "digit", "type": "ordinal", "title": None},
+            "x": {
+                "field": "accuracy",
+                "type": "quantitative",
+                "scale": {"domain": [0, 1]},
+                "axis": {"format": "%"},
+                "title": None,
+            },
+        },
+    }
+
+
+def _clicked(event) -> tuple[int, int] | None:
+    points = (event.selection or {}).get(_SELECTION) if event is not None else None
+    if not points:
+        return None
+    return int(points[0]["actual"]), int(points[0]["predicted"])
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading the 10,000 test digits again…")
+def _test_answers(model_path: str, version: int):
+    """(images in [0, 1], labels, answers, the answers' probabilities) for the test set."""
+    x_test, labels = prepare_mnist().test
+    images = to_unit(x_test)
+    network = cached_classifier(model_path, version)
+    probabilities = np.concatenate(
+        [network.probabilities(images[i : i + 1000]) for i in range(0, len(images), 1000)]
+    )
+    answers = probabilities.argmax(axis=1)
+    return images, labels, answers, probabilities[np.arange(len(answers)), answers]

@@ -72,7 +72,20 @@ def confusion_ui(saved: SavedModel, key: str) -> None:
     st.caption(f"Surest first; red ink made the model more sure of {predicted}, blue less.")
 
 
-def _heatmap(confusion: np.ndarray) -> alt.Chart:
+def epoch_by_epoch_ui(saved: SavedModel, key: str) -> None:
+    """The test set's confusion matrix after each epoch, picked with a slider: how it learnt."""
+    confusions = saved.record.epoch_confusions
+    if len(confusions) < 2:
+        return
+    st.markdown("**How it learnt: the confusion matrix after each epoch**")
+    epoch = st.slider("After epoch", 1, len(confusions), len(confusions), key=key)
+    confusion = confusions[epoch - 1]
+    right = confusion.diagonal().sum() / max(confusion.sum(), 1)
+    st.altair_chart(_heatmap(confusion, selectable=False), key=f"{key}_chart")
+    st.caption(f"After epoch {epoch}: {right:.2%} of the test digits read right.")
+
+
+def _heatmap(confusion: np.ndarray, selectable: bool = True) -> alt.Chart:
     totals = confusion.sum(axis=1, keepdims=True)
     share = confusion / np.maximum(totals, 1)
     cells = pd.DataFrame(
@@ -87,7 +100,6 @@ def _heatmap(confusion: np.ndarray) -> alt.Chart:
             for predicted in range(10)
         ]
     )
-    pick = alt.selection_point(name=_SELECTION, fields=["actual", "predicted"], toggle=False)
     base = alt.Chart(cells).encode(
         x=alt.X("predicted:O", title="The model's answer", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("actual:O", title="True digit"),
@@ -96,14 +108,18 @@ def _heatmap(confusion: np.ndarray) -> alt.Chart:
         color=alt.Color(
             "share:Q", scale=alt.Scale(type="sqrt", scheme="blues", domain=[0, 1]), legend=None
         ),
-        opacity=alt.condition(pick, alt.value(1), alt.value(0.55)),
         tooltip=["actual", "predicted", "count", alt.Tooltip("share:Q", format=".1%")],
     )
+    if selectable:
+        pick = alt.selection_point(name=_SELECTION, fields=["actual", "predicted"], toggle=False)
+        squares = squares.encode(
+            opacity=alt.condition(pick, alt.value(1), alt.value(0.55))
+        ).add_params(pick)
     counts = base.mark_text(fontSize=10).encode(
         text="count:Q",
         color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("black")),
     )
-    return (squares.add_params(pick) + counts).properties(height=340)
+    return (squares + counts).properties(height=340)
 
 
 def _accuracy_bars(confusion: np.ndarray) -> dict:

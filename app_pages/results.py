@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from app_pages.active_model import architecture_name
-from app_pages.confusion_ui import confusion_ui
+from app_pages.confusion_ui import confusion_ui, epoch_by_epoch_ui
 from app_pages.figures import show_figure
 from mnist_core.config import HIDDEN_LAYER_ARCHITECTURES, TrainConfig
 from mnist_core.store import SavedModel
@@ -87,6 +87,7 @@ def model_results(saved: SavedModel) -> None:
         show_figure(("curves", *version), lambda: plots.learning_curves(history))
     with confusion:
         confusion_ui(saved, key=f"confusion_{saved.name}")
+        epoch_by_epoch_ui(saved, key=f"confusion_epoch_{saved.name}")
     with report:
         _per_class_report(evaluation)
     with mistakes:

@@ -237,10 +237,51 @@ def live_training(job: TrainingJob) -> None:
         width="stretch",
     )
     _latest_metrics(snapshot)
+    loss_column, weights_column = st.columns([3, 2])
+    with loss_column:
+        _loss_per_chunk(snapshot)
+    with weights_column:
+        _first_layer(snapshot)
     if snapshot.epochs_done:
         _learning_curves(snapshot)
     else:
         st.caption("Learning curves appear here after the first epoch.")
+
+
+def _loss_per_chunk(snapshot: JobSnapshot) -> None:
+    """The training loss batch by batch (each point a chunk of batches), as it falls."""
+    if not snapshot.loss_chunks:
+        st.caption("The training loss appears here after the first batches.")
+        return
+    values = [{"epoch": at, "loss": loss} for at, loss in snapshot.loss_chunks]
+    st.vega_lite_chart(
+        {
+            "data": {"values": values},
+            "mark": {"type": "line", "point": False},
+            "height": 220,
+            "title": "Training loss, batch by batch",
+            "encoding": {
+                "x": {"field": "epoch", "type": "quantitative", "title": "epochs done"},
+                "y": {"field": "loss", "type": "quantitative", "scale": {"zero": True}},
+            },
+        },
+        width="stretch",
+    )
+
+
+def _first_layer(snapshot: JobSnapshot) -> None:
+    """The first layer's weights after the latest epoch: templates or filters taking shape."""
+    from mnist_core.plots import kernel_picture
+
+    if snapshot.first_layer is None:
+        st.caption("The first layer's weights appear here after each epoch, as they learn.")
+        return
+    epoch, kernel = snapshot.first_layer
+    st.image(
+        kernel_picture(kernel, columns=16 if kernel.ndim == 2 else 8),
+        caption=f"Layer 1's weights after epoch {epoch} (red adds, blue takes away)",
+        output_format="PNG",
+    )
 
 
 def status_line(snapshot: JobSnapshot) -> str:

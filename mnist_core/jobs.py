@@ -31,12 +31,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import DataError, prepare_mnist
 from mnist_core.feedback import FeedbackError, FeedbackStore
 from mnist_core.feedback import feedback_path as feedback_path_of
 from mnist_core.files import chosen_path
-from mnist_core.progress import EPOCH, Progress
+from mnist_core.progress import BATCH, EPOCH, Progress
 from mnist_core.store import ModelFileError, find_model
 from mnist_core.store import models_dir as models_dir_of
 
@@ -58,6 +60,7 @@ STATES = frozenset({PREPARING, TRAINING, EVALUATING}) | FINAL_STATES
 STATE = "state"  # payload: a state; for DONE and STOPPED, then the saved model's name
 MESSAGE = "message"  # payload: a line about preparing the data
 PROGRESS = "progress"  # payload: a `Progress` as a dict
+WEIGHTS = "weights"  # payload: the epoch just ended, the first layer's weights (an array)
 
 # Errors whose message is already a sentence for the user, including the machine's own
 # (a full disk, a missing file): they are shown as they are. Anything else is a bug and is
@@ -137,6 +140,10 @@ class JobSnapshot:
     state: str
     progress: Progress | None  # the latest report from training, None before the first
     history: Mapping[str, tuple[float, ...]]  # metric name -> its value after each epoch
+    # (epochs done, as a fraction, the mean training loss since the report before) for each
+    # chunk of batches: the loss between the epochs' ends
+    loss_chunks: tuple[tuple[float, float], ...]
+    first_layer: tuple[int, np.ndarray] | None  # after which epoch, the first layer's weights
     messages: tuple[str, ...]  # from preparing the data, in order
     stop_requested: bool
     error: str | None  # one line for the user when the job failed
@@ -180,6 +187,8 @@ class TrainingJob:
             state=PREPARING,
             progress=None,
             history=MappingProxyType({}),
+            loss_chunks=(),
+            first_layer=None,
             messages=(),
             stop_requested=False,
             error=None,
@@ -269,6 +278,9 @@ class TrainingJob:
                 self._replace(messages=(*self._snapshot.messages, *payload))
         elif kind == PROGRESS:
             self._record(Progress(**payload[0]))
+        elif kind == WEIGHTS:
+            with self._lock:
+                self._replace(first_layer=(int(payload[0]), np.asarray(payload[1])))
         elif kind == STATE and payload and payload[0] in FINAL_STATES:
             state, detail = payload
             self._child.wait()
@@ -289,13 +301,17 @@ class TrainingJob:
 
     def _record(self, progress: Progress) -> None:
         with self._lock:
-            history = self._snapshot.history
+            history, chunks = self._snapshot.history, self._snapshot.loss_chunks
             if progress.kind == EPOCH:
                 history = {
                     name: (*history.get(name, ()), value)
                     for name, value in progress.metrics.items()
                 }
-            self._replace(progress=progress, history=MappingProxyType(dict(history)))
+            else:
+                chunks = (*chunks, *_chunk_loss(self._snapshot.progress, progress))
+            self._replace(
+                progress=progress, history=MappingProxyType(dict(history)), loss_chunks=chunks
+            )
 
     def _finish(self, state: str, *, saved=None, error=None) -> None:
         with self._lock:
@@ -327,6 +343,20 @@ class JobRunner:
         """The running job, else the last one to finish, else None."""
         with self._lock:
             return self._job
+
+
+def _chunk_loss(before: Progress | None, now: Progress) -> list[tuple[float, float]]:
+    """The mean loss over the batches between two reports of one epoch: Keras reports the
+    epoch's running mean, so the chunk's is (b * m_b - a * m_a) / (b - a)."""
+    loss = now.metrics.get("loss")
+    if loss is None or now.batch == 0:
+        return []
+    same_epoch = before is not None and before.epoch == now.epoch and before.kind == BATCH
+    start, start_loss = (before.batch, before.metrics.get("loss", 0.0)) if same_epoch else (0, 0)
+    if now.batch <= start:
+        return []
+    mean = (now.batch * loss - start * start_loss) / (now.batch - start)
+    return [(now.epoch - 1 + now.batch / now.batches, mean)]
 
 
 def describe_error(error: Exception, log_path: Path) -> str:
@@ -371,6 +401,7 @@ def run_job(spec: JobSpec, send: Callable[..., None], should_stop: Callable[[], 
             "on_progress": lambda progress: send(PROGRESS, dataclasses.asdict(progress)),
             "should_stop": should_stop,
             "on_evaluating": lambda: send(STATE, EVALUATING),
+            "on_weights": lambda epoch, kernel: send(WEIGHTS, epoch, kernel),
         }
         if spec.fine_tune:
             base = find_model(spec.fine_tune, spec.models_dir)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+import numpy as np
+
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.evaluate import Evaluation
 
@@ -45,6 +47,8 @@ class ModelRecord:
     fit_seconds: float
     data_source: str  # where MNIST was read from
     fine_tuned: FineTuned | None = None
+    # The test set's confusion matrix after each epoch, (10, 10) counts: how it learnt.
+    epoch_confusions: tuple[np.ndarray, ...] = ()
     # Stamped by `store.save_model`: when, and with which libraries.
     created: datetime | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
@@ -52,6 +56,10 @@ class ModelRecord:
     def __post_init__(self) -> None:
         history = {name: tuple(values) for name, values in self.history.items()}
         object.__setattr__(self, "history", MappingProxyType(history))
+        confusions = tuple(np.asarray(matrix, np.int64) for matrix in self.epoch_confusions)
+        if any(matrix.shape != (10, 10) for matrix in confusions):
+            raise RecordError("each epoch's confusion matrix must be 10 x 10")
+        object.__setattr__(self, "epoch_confusions", confusions)
 
     @property
     def drawings_learnt_up_to(self) -> int:
@@ -73,6 +81,8 @@ class ModelRecord:
             values["created"] = self.created.isoformat(timespec=_TIMESTAMP)
         if self.fine_tuned is not None:
             values["fine_tuned"] = dataclasses.asdict(self.fine_tuned)
+        if self.epoch_confusions:
+            values["epoch_confusions"] = [matrix.tolist() for matrix in self.epoch_confusions]
         return values
 
     @classmethod
@@ -90,6 +100,7 @@ class ModelRecord:
                 fit_seconds=_read(values, "fit_seconds", float),
                 data_source=_read(values, "data_source", str),
                 fine_tuned=_read(values, "fine_tuned", lambda v: FineTuned(**v), optional=True),
+                epoch_confusions=_read(values, "epoch_confusions", tuple, optional=True) or (),
                 created=_read(values, "created", datetime.fromisoformat),
                 versions=_read(values, "versions", dict, optional=True) or {},
             )

@@ -51,6 +51,7 @@ def train(
     *,
     start_from: keras.Model | None = None,
     log_dir: Path | None = None,
+    after_epoch: Callable[[int, keras.Model], None] | None = None,
 ) -> TrainResult:
     """Train `config`'s model on `data` = ((x_train, y_train), (x_test, y_test)).
 
@@ -58,6 +59,8 @@ def train(
     The test set is not touched here. The same seed gives the same weights. `start_from`, a
     model of `config`'s architecture, is trained on from its weights instead of a new one.
     With `log_dir`, Keras' TensorBoard callback writes the curves there, epoch by epoch.
+    `after_epoch(epoch, model)` is called after each epoch (1-based); the time it takes is not
+    counted in `fit_seconds`.
     """
     (x_all, y_all), _ = data
     (x_fit, y_fit), (x_val, y_val) = split_validation(x_all, y_all, config.validation_size)
@@ -74,22 +77,38 @@ def train(
     reporter = _Reporter(config.epochs, batches, on_progress, should_stop)
     validation = (to_unit(x_val), y_val) if len(x_val) else None
 
+    watcher = _AfterEpoch(after_epoch)
     started = time.perf_counter()
     fitted = model.fit(
         **_training_inputs(config, x_fit, y_fit),
         epochs=config.epochs,
         validation_data=validation,
         validation_batch_size=VALIDATION_BATCH_SIZE,
-        callbacks=[reporter, *_tensorboard(log_dir)],
+        callbacks=[reporter, watcher, *_tensorboard(log_dir)],
         verbose=0,
     )
-    fit_seconds = time.perf_counter() - started
+    fit_seconds = time.perf_counter() - started - watcher.seconds
     history = {
         name: [float(v) for v in fitted.history[name]]
         for name in METRIC_NAMES
         if name in fitted.history
     }
     return TrainResult(model, config, history, fit_seconds, reporter.stopped)
+
+
+class _AfterEpoch(keras.callbacks.Callback):
+    """Calls `after_epoch(epoch, model)` at each epoch's end, timing it."""
+
+    def __init__(self, after_epoch):
+        super().__init__()
+        self.after_epoch = after_epoch
+        self.seconds = 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.after_epoch is not None:
+            started = time.perf_counter()
+            self.after_epoch(epoch + 1, self.model)
+            self.seconds += time.perf_counter() - started
 
 
 def _tensorboard(log_dir: Path | None) -> list[keras.callbacks.Callback]:

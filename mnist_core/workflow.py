@@ -13,12 +13,16 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
+
+from mnist_core.classify import Classifier
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.evaluate import evaluate
 from mnist_core.feedback import FeedbackError, FeedbackStore
 from mnist_core.files import chosen_path
 from mnist_core.finetune import DRAWING_SHARE, MIN_DRAWINGS, fine_tune_config, mix_in
+from mnist_core.pixels import to_unit
 from mnist_core.progress import Progress
 from mnist_core.record import FineTuned, ModelRecord
 from mnist_core.store import (
@@ -45,15 +49,22 @@ def train_evaluate_save(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_evaluating: Callable[[], None] | None = None,
+    on_weights: Callable[[int, np.ndarray], None] | None = None,
 ) -> tuple[TrainResult, SavedModel]:
     """Train `config` on `mnist`, score it on the 10,000 test images and save both; the
     TensorBoard logs go to `runs/<saved name>/`.
 
-    `on_evaluating` is called once training has ended, before the (slower) scoring."""
+    `on_evaluating` is called once training has ended, before the (slower) scoring;
+    `on_weights(epoch, kernel)` after each epoch with the first layer's weights."""
+    watcher = _EpochWatcher(mnist.test, on_weights)
     with _tensorboard_run(runs_dir) as run:
         data = (mnist.train, mnist.test)
-        result = train(config, data, on_progress, should_stop, log_dir=run.logs)
-        run.saved = _evaluate_and_save(result, mnist, name, models_dir, None, on_evaluating)
+        result = train(
+            config, data, on_progress, should_stop, log_dir=run.logs, after_epoch=watcher
+        )
+        run.saved = _evaluate_and_save(
+            result, mnist, name, models_dir, None, on_evaluating, watcher.confusions
+        )
     return result, run.saved
 
 
@@ -70,6 +81,7 @@ def fine_tune_evaluate_save(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_evaluating: Callable[[], None] | None = None,
+    on_weights: Callable[[int, np.ndarray], None] | None = None,
 ) -> tuple[TrainResult, SavedModel]:
     """Go on training `base` on MNIST with the user's labelled drawings mixed in, score it on
     the test images and save it as a new model (`<base>-tuned`); `base` stays as it was.
@@ -89,6 +101,7 @@ def fine_tune_evaluate_save(
         )
     x_train, y_train = mix_in((images, labels), mnist.train, drawing_share)
     tuned = FineTuned(base_model=base.name, drawings=len(labels), last_drawing_id=last_id)
+    watcher = _EpochWatcher(mnist.test, on_weights)
     with _tensorboard_run(runs_dir) as run:
         result = train(
             config,
@@ -97,8 +110,11 @@ def fine_tune_evaluate_save(
             should_stop,
             start_from=load_model(base.path),
             log_dir=run.logs,
+            after_epoch=watcher,
         )
-        run.saved = _evaluate_and_save(result, mnist, name, models_dir, tuned, on_evaluating)
+        run.saved = _evaluate_and_save(
+            result, mnist, name, models_dir, tuned, on_evaluating, watcher.confusions
+        )
     return result, run.saved
 
 
@@ -109,6 +125,7 @@ def _evaluate_and_save(
     models_dir,
     fine_tuned: FineTuned | None,
     on_evaluating: Callable[[], None] | None,
+    epoch_confusions: list[np.ndarray],
 ) -> SavedModel:
     if on_evaluating is not None:
         on_evaluating()
@@ -121,10 +138,35 @@ def _evaluate_and_save(
         fit_seconds=result.fit_seconds,
         data_source=mnist.source,
         fine_tuned=fine_tuned,
+        epoch_confusions=tuple(epoch_confusions),
     )
     # A name taken while we trained gets a suffix: never lose the training, nor overwrite.
     name = name or default_name(result.config.architecture)
     return save_model(result.model, record, name, models_dir, rename_if_taken=True)
+
+
+class _EpochWatcher:
+    """After each epoch: the test set's confusion matrix, kept for the record, and the first
+    layer's weights, for whoever watches the run learn."""
+
+    def __init__(self, test, on_weights: Callable[[int, np.ndarray], None] | None) -> None:
+        self.images, self.labels = to_unit(test[0]), np.asarray(test[1])
+        self.on_weights = on_weights
+        self.confusions: list[np.ndarray] = []
+
+    def __call__(self, epoch: int, model) -> None:
+        classifier = Classifier.from_model(model)
+        answers = np.concatenate(
+            [
+                classifier.probabilities(self.images[start : start + 1000]).argmax(axis=1)
+                for start in range(0, len(self.images), 1000)
+            ]
+        )
+        confusion = np.zeros((10, 10), np.int64)
+        np.add.at(confusion, (self.labels, answers), 1)
+        self.confusions.append(confusion)
+        if self.on_weights is not None:
+            self.on_weights(epoch, classifier.first_kernel)
 
 
 class _Run:

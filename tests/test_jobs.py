@@ -46,6 +46,11 @@ def test_trains_in_the_background_reporting_progress_then_saves(small_npz, tmp_p
     assert snapshot.messages == (f"Reading MNIST from {small_npz}",)
     assert snapshot.progress.epoch == 2 and snapshot.progress.fraction == 1.0
     assert snapshot.epochs_done == 2
+    epoch, kernel = snapshot.first_layer
+    assert epoch == 2 and kernel.shape == (784, 128)
+    steps = [at for at, _ in snapshot.loss_chunks]
+    assert steps == sorted(steps) and steps[-1] == 2.0
+    assert all(loss > 0 for _, loss in snapshot.loss_chunks)
     saved = snapshot.saved
     assert [m.name for m in list_models(tmp_path)] == [saved.name]
     assert dict(snapshot.history) == dict(saved.record.history)
@@ -239,3 +244,16 @@ def test_the_spec_reaches_the_child_as_it_was_with_every_path_resolved(tmp_path,
     assert job_spec.feedback_path == tmp_path / "mine.sqlite"  # not left to the environment
     assert job_spec.log_path.is_absolute()
     assert JobSpec.from_json(job_spec.to_json()) == job_spec
+
+
+def test_the_loss_between_reports_is_recovered_from_kerass_running_means():
+    def report(kind, epoch, batch, loss):
+        return jobs.Progress(kind, epoch, 2, batch, 100, {"loss": loss}, 1.0)
+
+    first = report(jobs.BATCH, 1, 64, 2.0)  # the mean of batches 1-64
+    second = report(jobs.BATCH, 1, 100, 1.64)  # of 1-100: batches 65-100 averaged 1.0
+    assert jobs._chunk_loss(None, first) == [(0.64, 2.0)]
+    ((at, loss),) = jobs._chunk_loss(first, second)
+    assert at == 1.0 and loss == pytest.approx(1.0)
+    next_epoch = report(jobs.BATCH, 2, 10, 0.5)  # a new epoch's mean starts afresh
+    assert jobs._chunk_loss(report(jobs.EPOCH, 1, 100, 1.64), next_epoch) == [(1.1, 0.5)]

@@ -11,6 +11,7 @@ import zipfile
 import pytest
 
 from mnist_core.classify import Classifier
+from mnist_core.config import TrainConfig
 from mnist_core.drawn import evaluate_drawn, load_drawn_set, save_drawn_set
 from mnist_core.feedback import FeedbackStore, evaluate_feedback
 from mnist_core.store import find_model
@@ -292,3 +293,21 @@ def test_an_export_that_fails_says_why(with_models):
     assert any(
         "The export failed" in error.value and "tiny-a.h5" in error.value for error in app.error
     )
+
+
+def test_the_confusion_matrix_after_each_epoch_is_picked_with_a_slider(with_models, mnist):
+    from mnist_core.data import slice_mnist
+    from mnist_core.workflow import train_evaluate_save
+
+    config = TrainConfig(epochs=3, validation_size=500)
+    train_evaluate_save(config, slice_mnist(mnist, 2000, 500), name="three", models_dir=with_models)
+    app = open_page(MODELS)
+    app.selectbox(key="models_selected").select("three").run()
+    confusions = find_model("three").record.epoch_confusions
+    slider = app.slider(key="confusion_epoch_three")
+    assert (slider.min, slider.max, slider.value) == (1, len(confusions), len(confusions))
+
+    slider.set_value(1).run()
+
+    right = confusions[0].trace() / confusions[0].sum()
+    assert any(f"After epoch 1: {right:.2%} of the test digits" in c.value for c in app.caption)

@@ -11,7 +11,7 @@ from mnist_core.evaluate import score_classifier
 from mnist_core.feedback import FeedbackError, FeedbackStore, evaluate_feedback
 from mnist_core.finetune import MIN_DRAWINGS, mix_in
 from mnist_core.record import FineTuned
-from mnist_core.store import list_models
+from mnist_core.store import find_model, list_models
 from mnist_core.workflow import fine_tune_evaluate_save
 from scripts.drawn_synthesis import build_drawn_set
 from tests.conftest import SMALL_CONFIG
@@ -97,3 +97,25 @@ def test_a_run_writes_tensorboard_logs_named_after_its_model(small_mnist, tmp_pa
         events.Reload()
         curves[part] = [event.step for event in events.Tensors("epoch_loss")]
     assert curves == {"train": [0, 1], "validation": [0, 1]}  # SMALL_CONFIG's two epochs
+
+
+def test_a_run_keeps_each_epochs_confusion_matrix_and_shows_its_first_layer(small_mnist, tmp_path):
+    from mnist_core.workflow import train_evaluate_save
+
+    weights = []
+    _result, saved = train_evaluate_save(
+        SMALL_CONFIG,
+        small_mnist,
+        name="watched",
+        models_dir=tmp_path,
+        on_weights=lambda epoch, kernel: weights.append((epoch, kernel.shape)),
+    )
+
+    confusions = saved.record.epoch_confusions
+    assert len(confusions) == SMALL_CONFIG.epochs
+    assert all(matrix.sum() == len(small_mnist.test[1]) for matrix in confusions)
+    final = saved.record.evaluation.confusion
+    assert abs(int(confusions[-1].trace()) - int(np.trace(final))) <= 2  # NumPy vs Keras maths
+    assert weights == [(1, (784, 128)), (2, (784, 128))]
+    reloaded = find_model("watched", tmp_path).record
+    assert [m.tolist() for m in reloaded.epoch_confusions] == [m.tolist() for m in confusions]

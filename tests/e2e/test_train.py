@@ -72,7 +72,12 @@ def test_stop_ends_a_long_run_and_keeps_what_it_learned(app_page, models_folder)
     # From the second epoch on, the curves of the first are drawn and grow with each epoch.
     second_epoch = re.compile(r"Epoch ([2-9]|\d\d) of 50")
     expect(progress_bar(page)).to_contain_text(second_epoch, timeout=RUN_TIMEOUT_MS)
-    curves = main(page).get_by_test_id("stImage").locator("img")
+    weights = main(page).get_by_test_id("stImage").filter(has_text="Layer 1's weights after epoch")
+    expect(weights).to_be_visible()  # redrawn after every epoch
+    expect(main(page).get_by_test_id("stVegaLiteChart")).to_be_visible()  # the loss, by batch
+    curves = (
+        main(page).get_by_test_id("stImage").filter(has_not_text="Layer 1's weights").locator("img")
+    )
     expect(curves).to_be_visible()
     drawn_so_far = curves.get_attribute("src")
     expect(curves).not_to_have_attribute("src", drawn_so_far, timeout=RUN_TIMEOUT_MS)

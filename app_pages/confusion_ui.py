@@ -36,6 +36,21 @@ def confusion_ui(saved: SavedModel, key: str) -> None:
             lambda: plots.confusion_heatmap(saved.record.evaluation.confusion),
         )
         return
+    network = cached_classifier(str(saved.path), version)
+    _clickable_matrix(network, images, labels, answers, confidence, key, "test digits")
+
+
+def drawings_confusion_ui(saved: SavedModel, images: np.ndarray, labels: np.ndarray, key: str):
+    """The same for a person's labelled drawings (uint8 (n, 28, 28), their true digits)."""
+    network = cached_classifier(str(saved.path), file_version(saved))
+    images = to_unit(images)
+    probabilities = network.probabilities(images)
+    answers = probabilities.argmax(axis=1)
+    confidence = probabilities[np.arange(len(answers)), answers]
+    _clickable_matrix(network, images, labels, answers, confidence, key, "drawings")
+
+
+def _clickable_matrix(network, images, labels, answers, confidence, key: str, what: str):
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (labels, answers), 1)
     heatmap, bars = st.columns([3, 2])
@@ -47,7 +62,7 @@ def confusion_ui(saved: SavedModel, key: str) -> None:
         st.vega_lite_chart(_accuracy_bars(confusion), width="stretch")
         st.caption(
             "Rows are the true digits, columns the model's answers; the colour is the share "
-            "of the true digit, so rare mistakes stay visible. Click a cell to see its digits."
+            f"of the true digit, so rare mistakes stay visible. Click a cell to see its {what}."
         )
     cell = _clicked(event)
     if cell is None:
@@ -55,20 +70,15 @@ def confusion_ui(saved: SavedModel, key: str) -> None:
     actual, predicted = cell
     chosen = np.flatnonzero((labels == actual) & (answers == predicted))
     chosen = chosen[np.argsort(-confidence[chosen])][:CELL_DIGITS]
-    what = "read right" if actual == predicted else f"read as {predicted}"
-    st.markdown(f"**True {actual}, {what}: {confusion[actual, predicted]:,} test digits**")
+    verdict = "read right" if actual == predicted else f"read as {predicted}"
+    st.markdown(f"**True {actual}, {verdict}: {confusion[actual, predicted]:,} {what}**")
     if not len(chosen):
         return
-    network = cached_classifier(str(saved.path), version)
     pictures = [
         plots.evidence_picture(images[i], evidence(network, images[i], predicted), scale=3)
         for i in chosen
     ]
-    st.image(
-        pictures,
-        caption=[f"{confidence[i]:.0%} sure" for i in chosen],
-        output_format="PNG",
-    )
+    st.image(pictures, caption=[f"{confidence[i]:.0%} sure" for i in chosen], output_format="PNG")
     st.caption(f"Surest first; red ink made the model more sure of {predicted}, blue less.")
 
 

@@ -18,6 +18,7 @@ from app_pages.active_model import (
     load_classifier,
     set_active_model,
 )
+from app_pages.confusion_ui import drawings_confusion_ui
 from app_pages.export_ui import export_ui
 from app_pages.figures import show_figure
 from app_pages.person import current_person
@@ -285,6 +286,7 @@ def _own_drawings_ui(saved: SavedModel) -> None:
         + " on the Draw page"
         + (", since this model was fine-tuned on the ones before." if tuned else "."),
     )
+    _drawings_matrix(saved, whose, learnt_up_to)
     if len(people) > 1:
         st.dataframe(
             [
@@ -294,6 +296,15 @@ def _own_drawings_ui(saved: SavedModel) -> None:
             hide_index=True,
             column_config={"Accuracy": st.column_config.NumberColumn(format="%.1f%%")},
         )
+
+
+def _drawings_matrix(saved: SavedModel, person: str | None, learnt_up_to: int) -> None:
+    """The person's (or everyone's) labelled drawings in a confusion matrix you can click."""
+    from mnist_core.feedback import FeedbackStore
+
+    images, labels = FeedbackStore.open().arrays(after_id=learnt_up_to, person=person)
+    with st.popover("Your drawings, cell by cell"):
+        drawings_confusion_ui(saved, images, labels.astype(np.int64), key="confusion_drawings")
 
 
 def _drawn_set_version() -> tuple[str, int]:

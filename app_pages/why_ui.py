@@ -20,11 +20,18 @@ from mnist_core.personal import PersonalClassifier
 
 LOOK_ALIKES = 8
 _SCALE = 3  # a look-alike's 28x28 at 84 px
+_WANTED = "why_wanted"
 _LAYER_NAMES = {"Dense": "dense layer", "Conv2D": "convolution"}
 
 
 def why_ui(answer: Answer, reader: PersonalClassifier, model_path: str, version: int) -> None:
-    if not st.toggle("Why this answer?", key="why_shown"):
+    # The toggle is gone while the canvas is blank, and Streamlit forgets a widget that is not
+    # drawn: the wish is kept apart, so the next drawing is explained too.
+    wanted = st.toggle(
+        "Why this answer?", value=st.session_state.get(_WANTED, False), key="why_shown"
+    )
+    st.session_state[_WANTED] = wanted
+    if not wanted:
         return
     network = reader.base
     said = answer.verdict.digit

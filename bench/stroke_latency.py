@@ -37,11 +37,13 @@ from tests.e2e.browser import (
     launch_chromium,
     open_app,
     train_reader,
+    wait_until_idle,
 )
 
 DIGITS = (0, 1, 7)  # drawn in turn, so every answer differs from the one before
 WARM_UP_STROKES = len(DIGITS)  # the first answers load the model and draw the first charts
 TARGET_MEDIAN_S = 0.5
+TARGET_WHY_MEDIAN_S = 0.4
 TIMEOUT_MS = 10_000
 
 # Stamps every mouse-up (in the capture phase: before the canvas or a button reacts to it) and
@@ -73,6 +75,7 @@ HINT_SHOWN = """hint => document.querySelector('[data-testid="stMain"]').innerTe
 
 SENT = "stroke → canvas sends it"
 STROKE = "stroke → Prediction"
+STROKE_WHY = "stroke → Prediction, with Why this answer? shown"
 CLEAR = "Clear → hint"
 
 
@@ -92,8 +95,9 @@ def time_clear(page: Page) -> float:
 
 
 def measure(url: str, strokes: int) -> dict[str, list[float]]:
-    """Seconds per stroke and per Clear, after warming up the page and the model."""
-    timings: dict[str, list[float]] = {SENT: [], STROKE: [], CLEAR: []}
+    """Seconds per stroke and per Clear, after warming up the page and the model; then per
+    stroke with the "Why this answer?" panel shown (evidence, look-alikes computed each time)."""
+    timings: dict[str, list[float]] = {SENT: [], STROKE: [], STROKE_WHY: [], CLEAR: []}
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport=VIEWPORT)
@@ -105,6 +109,15 @@ def measure(url: str, strokes: int) -> dict[str, list[float]]:
             if n >= WARM_UP_STROKES:
                 for name, seconds in ((SENT, sent), (STROKE, shown), (CLEAR, cleared)):
                     timings[name].append(seconds)
+        draw_digit(page, DIGITS[0])
+        page.get_by_text("Why this answer?", exact=True).click()
+        page.get_by_text("Why 0 and not", exact=False).wait_for(timeout=60_000)  # look-alikes
+        time_clear(page)
+        for n in range(WARM_UP_STROKES + strokes):
+            wait_until_idle(page)  # the panel's removal moves the page: let it settle first
+            (_sent, shown), _cleared = time_stroke(page, DIGITS[n % len(DIGITS)]), time_clear(page)
+            if n >= WARM_UP_STROKES:
+                timings[STROKE_WHY].append(shown)
         browser.close()
     return timings
 
@@ -147,9 +160,13 @@ def main(argv: list[str] | None = None) -> int:
 
     median = statistics.median(timings[STROKE])
     met = "met" if median < TARGET_MEDIAN_S else "MISSED"
+    with_why = statistics.median(timings[STROKE_WHY])
+    met_why = "met" if with_why <= TARGET_WHY_MEDIAN_S else "MISSED"
     report.add(
         table(timings),
-        f"Stroke to Prediction: median {median:.3f} s (target < {TARGET_MEDIAN_S} s): {met}.",
+        f"Stroke to Prediction: median {median:.3f} s (target < {TARGET_MEDIAN_S} s): {met}.  \n"
+        f"With the Why panel shown: median {with_why:.3f} s "
+        f"(target <= {TARGET_WHY_MEDIAN_S} s): {met_why}.",
     )
     report.publish()
     return 0

@@ -311,3 +311,20 @@ def test_the_confusion_matrix_after_each_epoch_is_picked_with_a_slider(with_mode
 
     right = confusions[0].trace() / confusions[0].sum()
     assert any(f"After epoch 1: {right:.2%} of the test digits" in c.value for c in app.caption)
+
+
+def test_your_drawings_open_in_a_confusion_matrix_of_their_own(with_models, mnist):
+    store = FeedbackStore.open()
+    x_test, y_test = mnist.test
+    for i in range(12):
+        store.add(x_test[i], None, int(y_test[i]), int(y_test[i]), 0.9, "tiny-a", "Ada")
+
+    app = open_page(MODELS, person="Ada")
+    app.selectbox(key="models_selected").select("tiny-a").run()
+
+    assert not app.exception
+    (panel,) = [
+        block for block in app.get("popover") if "cell by cell" in block.proto.popover.label
+    ]
+    assert panel.get("vega_lite_chart")  # the matrix and its bars
+    assert any("see its drawings" in caption.value for caption in panel.get("caption"))

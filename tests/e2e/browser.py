@@ -237,7 +237,8 @@ def draw(page: Page, strokes: Sequence[Stroke], *, steps_per_segment: int = 6) -
     """Draw `strokes` (canvas pixels) with the mouse on the canvas, at the size it is shown."""
     # The toolbar is built with the drawing surface: once it is there, strokes register.
     page.wait_for_selector(CANVAS_TOOLBAR, state="attached")
-    page.locator(CANVAS).scroll_into_view_if_needed()  # the page may have scrolled away from it
+    # Wholly in view: the page may have scrolled away from it, or left it half above the top.
+    page.locator(CANVAS).evaluate("canvas => canvas.scrollIntoView({block: 'center'})")
     box = page.locator(CANVAS).bounding_box()
     if box is None:
         raise AssertionError(f"no canvas on the page ({CANVAS})")

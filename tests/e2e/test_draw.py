@@ -119,7 +119,11 @@ def test_nothing_covers_the_canvas_and_a_stroke_from_its_top_right_corner_draws(
     expect(page.locator(CANVAS_TOOLBAR)).to_be_hidden()  # not even on hover
     expect(main(page).get_by_role("button", name="Clear", exact=True)).to_be_visible()
 
-    draw(page, SEVEN_FROM_THE_CORNER)
+    bar, stem = SEVEN_FROM_THE_CORNER
+    draw(page, [bar])
+    expect(prediction(page)).to_be_visible()  # the bar alone is read as something
+    wait_until_idle(page)  # as a person would, before the next stroke
+    draw(page, [stem])
 
     expect(prediction(page)).to_have_text("7")
     screenshot(page, "draw-corner")

@@ -15,6 +15,7 @@ from tests.e2e.browser import (
     open_tab,
     pick_model,
     screenshot,
+    wait_until_idle,
 )
 
 pytestmark = pytest.mark.e2e
@@ -74,6 +75,8 @@ def test_clicking_a_confusion_matrix_cell_shows_its_digits_with_their_evidence(
     panel = open_tab(page, "Confusion matrix")
     heatmap = panel.get_by_test_id("stVegaLiteChart").first
     expect(heatmap).to_be_visible()
+    heatmap.evaluate("chart => chart.scrollIntoView({block: 'center'})")
+    wait_until_idle(page)
     box = heatmap.bounding_box()
     # The cells fill the chart but for the axes' labels and titles, about 52 px at the left
     # and 65 px below: aim at the middle of the diagonal's cell for 5.

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from mnist_core.feedback import FeedbackStore
 from tests.e2e.browser import (
     MODEL_PICKER,
     go_to,
@@ -89,3 +90,28 @@ def test_clicking_a_confusion_matrix_cell_shows_its_digits_with_their_evidence(
     expect(panel.get_by_test_id("stImage").first).to_be_visible()
     cell.scroll_into_view_if_needed()
     screenshot(page, "models-confusion-cell")
+
+
+def test_the_epoch_slider_and_your_drawings_matrix_open_in_the_browser(
+    app_page, reference_model, server, mnist
+):
+    store = FeedbackStore.open(server.env["MNIST_FEEDBACK_DB"])
+    x_test, y_test = mnist.test
+    for i in range(10):
+        store.add(x_test[i], None, int(y_test[i]), int(y_test[i]), 0.9, "reference")
+    page = app_page
+    go_to(page, "Models")
+    pick_model(
+        page, reference_model.name, main(page).get_by_role("combobox", name="Model", exact=True)
+    )
+    panel = open_tab(page, "Confusion matrix")
+    slider = panel.get_by_role("slider", name="After epoch")
+    slider.focus()
+    slider.press("Home")
+    after_first = panel.get_by_text(re.compile(r"^After epoch 1: [\d.]+% of the test digits"))
+    expect(after_first).to_be_visible()
+    screenshot(page, "models-epochs")
+
+    main(page).get_by_role("button", name="Your drawings, cell by cell").click()
+    expect(page.get_by_text("Click a cell to see its drawings.", exact=False)).to_be_visible()
+    screenshot(page, "models-your-drawings")

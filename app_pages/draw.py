@@ -9,6 +9,7 @@ import string
 import numpy as np
 import streamlit as st
 
+from app_pages.access import is_locked, locked_help, unlock_ui
 from app_pages.active_model import active_model, file_version
 from app_pages.canvas import drawing_canvas
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
@@ -221,8 +222,18 @@ def _offer_reference_training() -> None:
         "(the MLP with the default settings) in one click, or choose your own settings "
         "on the Train page."
     )
+    unlock_ui("first_model")
     left, right = st.columns([1, 3], vertical_alignment="center")
-    if left.button("Train the reference model", type="primary"):
+    locked = is_locked()
+    if (
+        left.button(
+            "Train the reference model",
+            type="primary",
+            disabled=locked,
+            help=locked_help() if locked else None,
+        )
+        and not locked
+    ):
         _job, started = start_training(TrainConfig())  # the reference model
         if not started:
             st.toast("A training job is already running: showing its progress.")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from app_pages.access import is_locked, locked_help, unlock_ui
 from app_pages.training_job import TRAIN_PAGE, start_fine_tuning
 from mnist_core.answer import Answer, a_digit
 from mnist_core.feedback import Drawing, FeedbackError, FeedbackStore, feedback_path
@@ -111,6 +112,7 @@ def gallery_ui(model: SavedModel, person: str) -> None:
         return
     wrong = sum(not drawing.correct for drawing in drawings)
     with st.expander(f"Your labelled drawings ({len(drawings)})", key="feedback_gallery"):
+        unlock_ui("drawings")
         _export_import_ui(store, everyone)
         _fine_tune_ui(model, everyone)
         if not drawings:
@@ -174,11 +176,12 @@ def _delete(drawing_id: int) -> None:
 
 def _fine_tune_ui(model: SavedModel, count: int) -> None:
     button, about = st.columns([1, 3], vertical_alignment="center")
+    locked = is_locked()
     pressed = button.button(
         f"Fine-tune {model.name}",
-        disabled=count < MIN_DRAWINGS,
+        disabled=count < MIN_DRAWINGS or locked,
         width="stretch",
-        help=f"Needs at least {MIN_DRAWINGS} drawings.",
+        help=locked_help() if locked else f"Needs at least {MIN_DRAWINGS} drawings.",
     )
     about.caption(
         f"{count} of {MIN_DRAWINGS} drawings needed. "
@@ -189,7 +192,7 @@ def _fine_tune_ui(model: SavedModel, count: int) -> None:
         f"in, and saves the result as a new model (**{model.name}** stays as it is). Its "
         "score on your drawings then counts only the ones you add afterwards."
     )
-    if pressed:
+    if pressed and not locked:  # a disabled button can still be sent
         _job, started = start_fine_tuning(model)
         if not started:
             st.toast("A training job is already running: showing its progress.")
@@ -208,7 +211,10 @@ def _export_import_ui(store: FeedbackStore | None, count: int) -> None:
         width="stretch",
         help="All your labelled drawings in one file, to keep or to import elsewhere.",
     )
-    with import_.popover("Import .npz", width="stretch"):
+    locked = is_locked()
+    with import_.popover(
+        "Import .npz", width="stretch", disabled=locked, help=locked_help() if locked else None
+    ):
         key = f"feedback_import_{st.session_state.get(_UPLOADS, 0)}"
         st.file_uploader(
             "A file exported here (on any machine)",
@@ -223,7 +229,7 @@ def _export_import_ui(store: FeedbackStore | None, count: int) -> None:
 
 def _import(key: str) -> None:
     upload = st.session_state.get(key)
-    if upload is None:
+    if upload is None or is_locked():
         return
     try:
         added = import_bytes(FeedbackStore.open(), upload.name, upload.getvalue())

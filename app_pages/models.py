@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages.access import is_locked, locked_help, unlock_ui
 from app_pages.active_model import (
     ACTIVE_MODEL,
     active_model,
@@ -119,19 +120,30 @@ def _model_and_actions(models: list[SavedModel]) -> SavedModel:
         on_click="rerun",  # if another session deleted it, the rerun says so
         width="stretch",
     )
+    locked = is_locked()
     delete.button(
-        "Delete…", on_click=st.session_state.__setitem__, args=(_CONFIRMING, name), width="stretch"
+        "Delete…",
+        on_click=st.session_state.__setitem__,
+        args=(_CONFIRMING, name),
+        width="stretch",
+        disabled=locked,
+        help=locked_help() if locked else None,
     )
+    unlock_ui("models")
     if st.session_state.get(_CONFIRMING) == name:
         with st.container(border=True):
             st.warning(f"Delete **{name}**? Its .h5 file and its record are removed for good.")
             yes, no, _ = st.columns([1, 1, 4])
-            yes.button("Yes, delete", type="primary", on_click=_delete, args=(name,))
+            yes.button(
+                "Yes, delete", type="primary", on_click=_delete, args=(name,), disabled=locked
+            )
             no.button("Cancel", on_click=st.session_state.pop, args=(_CONFIRMING, None))
     return saved
 
 
 def _delete(name: str) -> None:
+    if is_locked():  # a disabled button can still be sent
+        return
     delete_model(name)
     if st.session_state.get(ACTIVE_MODEL) == name:
         set_active_model(None)  # the newest becomes active

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.access import is_locked, locked_help, unlock_ui
 from app_pages.active_model import active_model, set_active_model
 from app_pages.figures import show_figure
 from app_pages.results import describe_config, model_results, model_summary
@@ -89,7 +90,7 @@ def train_page() -> None:
     settings_column, job_column = st.columns([1, 2.4], gap="large")
     with settings_column:
         request = settings_form(busy=snapshot is not None and not snapshot.is_finished)
-    if request is not None:
+    if request is not None and not is_locked():  # a disabled button can still be sent
         config, name = request
         start_training(config, name=name)  # or, if another session was quicker, follow its job
         st.rerun()  # redraw the form with its button showing that a job runs
@@ -109,6 +110,7 @@ def settings_form(busy: bool) -> tuple[TrainConfig, str | None] | None:
     name to save it as (None: the architecture and the time)."""
     with st.container(border=True):
         st.subheader("Settings")
+        unlock_ui("train")
         st.radio(
             "Preset",
             list(PRESETS),
@@ -145,7 +147,14 @@ def _settings_fields(busy: bool) -> tuple[TrainConfig, str | None] | None:
     with st.form("train_settings", border=False):
         # First: on a laptop's screen the button is in view without scrolling past the fields.
         label = "A model is training…" if busy else "Train"
-        submitted = st.form_submit_button(label, type="primary", disabled=busy, width="stretch")
+        locked = is_locked()
+        submitted = st.form_submit_button(
+            label,
+            type="primary",
+            disabled=busy or locked,
+            width="stretch",
+            help=locked_help() if locked else None,
+        )
         architecture = st.selectbox(
             "Architecture",
             ARCHITECTURES,
@@ -228,11 +237,15 @@ def live_training(job: TrainingJob) -> None:
     st.caption(_describe_job(snapshot))
     bar_column, stop_column = st.columns([5, 1], vertical_alignment="bottom")
     bar_column.progress(_fraction(snapshot), text=status_line(snapshot))
+    locked = is_locked()
     stop_column.button(
         "Stop",
-        on_click=job.stop,
-        disabled=snapshot.stop_requested or snapshot.state == jobs.EVALUATING,
-        help="Stop after the current batch: what was learned so far is scored and saved.",
+        on_click=_stop,
+        args=(job,),
+        disabled=snapshot.stop_requested or snapshot.state == jobs.EVALUATING or locked,
+        help=locked_help()
+        if locked
+        else "Stop after the current batch: what was learned so far is scored and saved.",
         key="stop_training",
         width="stretch",
     )
@@ -282,6 +295,11 @@ def _first_layer(snapshot: JobSnapshot) -> None:
         caption=f"Layer 1's weights after epoch {epoch} (red adds, blue takes away)",
         output_format="PNG",
     )
+
+
+def _stop(job: TrainingJob) -> None:
+    if not is_locked():  # a disabled button can still be sent
+        job.stop()
 
 
 def status_line(snapshot: JobSnapshot) -> str:

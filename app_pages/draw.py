@@ -15,7 +15,7 @@ from app_pages.canvas import drawing_canvas
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
 from app_pages.person import memory_ui, person_ui, personal_reader
 from app_pages.training_job import TRAIN_PAGE, start_training
-from app_pages.why_ui import why_ui
+from app_pages.why_ui import upload_why_ui, why_ui
 from mnist_core.answer import PREVIEW_SCALE, Answer, DigitClassifier, read_digit
 from mnist_core.config import TrainConfig
 from mnist_core.personal import PersonalClassifier
@@ -57,7 +57,7 @@ def draw_page() -> None:
     memory_ui(reader, person)
     _drawing_ui(reader, saved, person)
     st.divider()
-    _upload_ui(reader, saved.name, person)
+    _upload_ui(reader, saved, person)
     st.divider()
     gallery_ui(saved, person)
 
@@ -163,7 +163,7 @@ def _probability_chart(answer: Answer) -> None:
     st.vega_lite_chart(spec=spec, width="stretch")
 
 
-def _upload_ui(classifier: DigitClassifier, model_name: str, person: str) -> None:
+def _upload_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> None:
     st.subheader("Or upload pictures of digits")
     uploads = st.file_uploader(
         "PNG or JPEG pictures, one digit each",
@@ -176,14 +176,14 @@ def _upload_ui(classifier: DigitClassifier, model_name: str, person: str) -> Non
         row = uploads[start : start + _UPLOAD_COLUMNS]
         for upload, column in zip(row, st.columns(_UPLOAD_COLUMNS), strict=False):
             with column.container(border=True):
-                _show_upload(upload, classifier, model_name, person)
+                _show_upload(upload, reader, saved, person)
 
 
-def _show_upload(upload, classifier: DigitClassifier, model_name: str, person: str) -> None:
+def _show_upload(upload, reader: PersonalClassifier, saved: SavedModel, person: str) -> None:
     """One upload's card: its whole name, what the model sees, the answer, and labelling."""
     upload.seek(0)  # the same file object may have been read by an earlier run
     try:
-        answer = read_digit(load_image(upload), classifier)
+        answer = read_digit(load_image(upload), reader)
     except EmptyImageError:
         st.warning(f"**{upload.name}** is blank: there is no digit in it.")
         return
@@ -208,7 +208,10 @@ def _show_upload(upload, classifier: DigitClassifier, model_name: str, person: s
     )
     if not verdict.is_sure:
         verdict_column.caption(str(verdict).capitalize())
-    label_ui(answer, model_name, person)
+    label_ui(answer, saved.name, person)
+    upload_why_ui(
+        answer, reader, str(saved.path), file_version(saved), key=f"why_upload_{upload.file_id}"
+    )
 
 
 def _escaped(text: str) -> str:

@@ -25,23 +25,35 @@ _LAYER_NAMES = {"Dense": "dense layer", "Conv2D": "convolution"}
 
 
 def why_ui(answer: Answer, reader: PersonalClassifier, model_path: str, version: int) -> None:
+    """Under the canvas' answer, behind a toggle."""
     # The toggle is gone while the canvas is blank, and Streamlit forgets a widget that is not
     # drawn: the wish is kept apart, so the next drawing is explained too.
     wanted = st.toggle(
         "Why this answer?", value=st.session_state.get(_WANTED, False), key="why_shown"
     )
     st.session_state[_WANTED] = wanted
-    if not wanted:
-        return
+    if wanted:
+        _explanation(answer, reader, model_path, version)
+
+
+def upload_why_ui(
+    answer: Answer, reader: PersonalClassifier, model_path: str, version: int, key: str
+) -> None:
+    """Under an uploaded picture's answer, behind a toggle of its own."""
+    if st.toggle("Why?", key=key):
+        _explanation(answer, reader, model_path, version)
+
+
+def _explanation(answer: Answer, reader: PersonalClassifier, model_path: str, version: int):
     network = reader.base
     said = answer.verdict.digit
-    network_says = int(network.probabilities(answer.image).argmax())
+    probabilities = network.probabilities(answer.image)
+    network_says = int(probabilities.argmax())
     if network_says != said:
         st.caption(
             f"Your memory answered {said}; the network alone reads {network_says}. "
             "What follows is the network's view."
         )
-    probabilities = network.probabilities(answer.image)
     evidence_tab, looks_tab, inside_tab = st.tabs(["Evidence", "Looks like", "Inside the network"])
     with evidence_tab:
         _evidence(network, answer.image, probabilities)

@@ -470,3 +470,15 @@ def test_why_this_answer_shows_evidence_look_alikes_and_the_inside_when_asked(wi
     assert inside_captions[0] == "The input, 28x28"
     assert inside_captions[-2] == "Output: the 10 digits, 0 to 9 from left to right"
     assert inside_captions[-1].startswith("What layer 1 looks for")
+
+
+def test_an_uploaded_picture_can_be_explained_too(with_model, mnist):
+    app = open_page(DRAW)
+    uploader = next(u for u in app.file_uploader if u.label.startswith("PNG or JPEG"))
+    uploader.set_value([("seven.png", png(mnist.test[0][0]), "image/png")]).run()
+    (why,) = [toggle for toggle in app.toggle if toggle.label == "Why?"]
+
+    why.set_value(True).run()
+
+    assert not app.exception
+    assert [tab.label for tab in app.tabs][:3] == ["Evidence", "Looks like", "Inside the network"]

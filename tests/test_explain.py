@@ -131,3 +131,20 @@ def test_the_nearest_match_a_brute_force_search(reader, mnist):
     mine = reader.features(query[np.newaxis])[0].astype(np.float64)
     cosine = features @ mine / (np.linalg.norm(features, axis=1) * np.linalg.norm(mine))
     assert neighbours.nearest(reader, query, 8) == list(np.argsort(-cosine, kind="stable")[:8])
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "cnn-dense"])
+def test_each_layers_response_matches_keras_own_layer_outputs(architecture, digits):
+    import keras
+
+    model = build_model(TrainConfig(architecture=architecture))
+    classifier = Classifier.from_model(model)
+    image = digits[0][0]
+    learnt = [layer for layer in model.layers if layer.get_weights()]
+    probe = keras.Model(model.inputs, [layer.output for layer in learnt])
+    expected = [output[0] for output in probe.predict(image[np.newaxis], verbose=0)]
+
+    responses = classifier.responses(image)
+    assert [kind for kind, _ in responses] == [type(layer).__name__ for layer in learnt]
+    for (_, values), reference in zip(responses, expected, strict=True):
+        np.testing.assert_allclose(values, reference, rtol=1e-4, atol=1e-5)

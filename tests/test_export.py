@@ -5,6 +5,7 @@ and bad requests refused in one line, with nothing written."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -92,6 +93,9 @@ def test_every_format_agrees_with_the_h5_in_its_own_runtime(
     assert card.startswith(f"# {saved.name}: a handwritten-digit classifier")
     assert f"accuracy {saved.record.evaluation.accuracy:.2%}" in card
     assert "(n, 28, 28) float32 in [0, 1]" in card
+    assert re.search(
+        r"^- Drawn digits: (accuracy [\d.]+% on [\d,]+ digits|not measured)", card, re.M
+    )
     assert [entry.name for entry in tmp_path.iterdir()] == [written.relative_to(tmp_path).parts[0]]
 
 

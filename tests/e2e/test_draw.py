@@ -18,6 +18,7 @@ from tests.e2e.browser import (
     CANVAS_TOOLBAR,
     DIGIT_STROKES,
     DRAW_HINT,
+    TENSORFLOW_LIBRARY,
     clear_canvas,
     draw,
     draw_digit,
@@ -157,7 +158,7 @@ def model_input(page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(picture)).convert("L"), dtype=np.float32)
 
 
-def test_why_this_answer_shows_the_evidence_the_look_alikes_and_the_inside(draw_page):
+def test_why_this_answer_shows_the_evidence_the_look_alikes_and_the_inside(draw_page, server):
     page = draw_page
     draw_digit(page, 7)
     expect(prediction(page)).to_have_text("7")
@@ -171,3 +172,4 @@ def test_why_this_answer_shows_the_evidence_the_look_alikes_and_the_inside(draw_
     open_tab(page, "Inside the network")
     expect(main(page).get_by_text("What layer 1 looks for", exact=False)).to_be_visible()
     screenshot(page, "draw-inside")
+    assert not server.has_loaded(TENSORFLOW_LIBRARY)  # all of it NumPy on the saved layers

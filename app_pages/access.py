@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import os
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -24,22 +25,33 @@ _WRONG_TRIES = "access_wrong_tries"
 _REFUSED = "access_refused"  # the last try was wrong: say so once
 
 
+class UnreadableSecrets(Exception):
+    """A secrets file is there but cannot be read: the key it may hold is unknown."""
+
+
 def admin_key() -> str | None:
-    """The configured key, or None when there is none (then nothing is locked)."""
+    """The configured key, or None when there is none (then nothing is locked). Raises
+    UnreadableSecrets when a secrets file exists but does not parse."""
     key = os.environ.get(ADMIN_KEY_ENV_VAR)
     if key:
         return key
     try:
         return st.secrets.get("admin_key") or None
-    except FileNotFoundError:  # no secrets file: the common case
-        return None
-    except Exception:  # a secrets file that does not parse: it names no key we can use
+    except FileNotFoundError as error:  # Streamlit's error for "no secrets" and "unparsable"
+        files = [Path(name) for name in st.get_option("secrets.files")]
+        if any(file.is_file() for file in files):
+            raise UnreadableSecrets(str(error).splitlines()[0]) from None
         return None
 
 
 def is_locked() -> bool:
-    """Whether this session may not train, stop, fine-tune, delete or import (yet)."""
-    return admin_key() is not None and not st.session_state.get(_UNLOCKED, False)
+    """Whether this session may not train, stop, fine-tune, delete or import (yet). A secrets
+    file that cannot be read locks everything: it may hold a key meant to."""
+    try:
+        key = admin_key()
+    except UnreadableSecrets:
+        return True
+    return key is not None and not st.session_state.get(_UNLOCKED, False)
 
 
 def locked_help() -> str:
@@ -49,6 +61,14 @@ def locked_help() -> str:
 def unlock_ui(place: str) -> None:
     """Where a protected action would be: say it needs the key and take it, once."""
     if not is_locked():
+        return
+    try:
+        admin_key()
+    except UnreadableSecrets as error:
+        st.error(
+            f"{PROTECTED} are locked: the server's secrets file cannot be read ({error}). "
+            f"Whoever runs the server can fix it, or set ${ADMIN_KEY_ENV_VAR}."
+        )
         return
     field = f"unlock_key_{place}"
     with st.form(f"unlock_{place}", border=True):

@@ -93,3 +93,19 @@ def test_drawing_and_labelling_stay_open_with_a_key(locked, with_models):
     assert any(u.label.startswith("PNG or JPEG") for u in app.file_uploader)
     fine_tune = next(b for b in app.button if b.label.startswith("Fine-tune"))
     assert fine_tune.disabled
+
+
+def test_a_secrets_file_that_cannot_be_read_locks_everything_and_says_why(
+    with_models, tmp_path, monkeypatch
+):
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('admin_key = "unterminated\n')
+    monkeypatch.chdir(tmp_path)  # Streamlit looks for .streamlit/secrets.toml here too
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(broken.read_text())
+
+    app = open_page(TRAIN)
+
+    assert not app.exception
+    assert train_button(app).disabled
+    assert any("secrets file cannot be read" in error.value for error in app.error)

@@ -127,6 +127,7 @@ def per_class_bars(accuracies: dict[str, Sequence[float]]) -> Figure:
 # Pictures made in NumPy, not matplotlib: the Draw page makes them for every drawing, fast.
 
 _EVIDENCE_FOR, _EVIDENCE_AGAINST = np.array([255, 60, 60]), np.array([60, 120, 255])
+_MAP_SIDE = 44  # pixels a side each feature map is enlarged to, about
 
 
 def evidence_picture(image: np.ndarray, evidence: np.ndarray, scale: int = 6) -> np.ndarray:
@@ -150,7 +151,7 @@ def response_picture(values: np.ndarray, cell: int = 6, columns: int = 16) -> np
     if levels.ndim == 1:  # units
         return enlarged(_tiled(levels[:, np.newaxis, np.newaxis], columns), cell)
     maps = np.moveaxis(levels, -1, 0)  # (maps, height, width)
-    return enlarged(_tiled(maps, columns), max(1, 2 * cell // max(maps.shape[1] // 6, 1)))
+    return enlarged(_tiled(maps, columns), max(1, round(_MAP_SIDE / maps.shape[1])))
 
 
 def kernel_picture(kernel: np.ndarray, columns: int = 16) -> np.ndarray:

@@ -16,6 +16,7 @@ from app_pages.active_model import cached_classifier, file_version
 from app_pages.figures import show_figure
 from mnist_core import plots
 from mnist_core.data import prepare_mnist
+from mnist_core.evaluate import probabilities_of
 from mnist_core.explain import evidence
 from mnist_core.pixels import to_unit
 from mnist_core.store import ModelFileError, SavedModel
@@ -43,7 +44,7 @@ def confusion_ui(saved: SavedModel, key: str) -> None:
 def drawings_confusion_ui(saved: SavedModel, images: np.ndarray, labels: np.ndarray, key: str):
     """The same for a person's labelled drawings (uint8 (n, 28, 28), their true digits)."""
     network = cached_classifier(str(saved.path), file_version(saved))
-    probabilities = network.probabilities(to_unit(images))
+    probabilities = probabilities_of(network, images)
     answers = probabilities.argmax(axis=1)
     confidence = probabilities[np.arange(len(answers)), answers]
     _clickable_matrix(network, images, labels, answers, confidence, key, "drawings")
@@ -166,8 +167,6 @@ def _test_answers(model_path: str, version: int):
     rest, a quarter of the memory of floats."""
     images, labels = prepare_mnist().test
     network = cached_classifier(model_path, version)
-    probabilities = np.concatenate(
-        [network.probabilities(to_unit(images[i : i + 1000])) for i in range(0, len(images), 1000)]
-    )
+    probabilities = probabilities_of(network, images)
     answers = probabilities.argmax(axis=1)
     return images, labels, answers, probabilities[np.arange(len(answers)), answers]

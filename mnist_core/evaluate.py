@@ -83,10 +83,15 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1024) -> 
 
 def score_classifier(classifier, x: np.ndarray, y: np.ndarray) -> Evaluation:
     """Score anything with `probabilities` (a `classify.Classifier`) on uint8 images `x`."""
-    probabilities = np.concatenate(
+    return score(probabilities_of(classifier, x), x, y)
+
+
+def probabilities_of(classifier, x: np.ndarray) -> np.ndarray:
+    """(n, 10) probabilities of uint8 images `x`, scaled a chunk at a time (no float copy of
+    the whole set)."""
+    return np.concatenate(
         [classifier.probabilities(to_unit(x[i : i + _CHUNK])) for i in range(0, len(x), _CHUNK)]
     )
-    return score(probabilities, x, y)
 
 
 def score(probabilities: np.ndarray, x: np.ndarray, y: np.ndarray) -> Evaluation:

@@ -18,11 +18,10 @@ import numpy as np
 from mnist_core.classify import Classifier
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
-from mnist_core.evaluate import evaluate
+from mnist_core.evaluate import evaluate, score_classifier
 from mnist_core.feedback import FeedbackError, FeedbackStore
 from mnist_core.files import chosen_path
 from mnist_core.finetune import DRAWING_SHARE, MIN_DRAWINGS, fine_tune_config, mix_in
-from mnist_core.pixels import to_unit
 from mnist_core.progress import Progress
 from mnist_core.record import FineTuned, ModelRecord
 from mnist_core.store import (
@@ -150,21 +149,13 @@ class _EpochWatcher:
     layer's weights, for whoever watches the run learn."""
 
     def __init__(self, test, on_weights: Callable[[int, np.ndarray], None] | None) -> None:
-        self.images, self.labels = to_unit(test[0]), np.asarray(test[1])
+        self.test = test
         self.on_weights = on_weights
         self.confusions: list[np.ndarray] = []
 
     def __call__(self, epoch: int, model) -> None:
         classifier = Classifier.from_model(model)
-        answers = np.concatenate(
-            [
-                classifier.probabilities(self.images[start : start + 1000]).argmax(axis=1)
-                for start in range(0, len(self.images), 1000)
-            ]
-        )
-        confusion = np.zeros((10, 10), np.int64)
-        np.add.at(confusion, (self.labels, answers), 1)
-        self.confusions.append(confusion)
+        self.confusions.append(score_classifier(classifier, *self.test).confusion)
         if self.on_weights is not None:
             self.on_weights(epoch, classifier.first_kernel)
 

@@ -1,17 +1,20 @@
-"""This session's link to the server's one training job, shared by the Train and Draw pages.
+"""This session's link to the machine's one training job, shared by the Train and Draw pages.
 
-The server has one `JobRunner`, so every session sees the same job. A session that starts a
-job, or watches one run, makes its model the active one when it ends.
+The job lives on disk (`mnist_core.jobs`), so every session of every server process sees the
+same job. A session that starts a job, or watches one run, makes its model the active one when
+it ends.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
 from app_pages.active_model import active_model, set_active_model
 from mnist_core.config import TrainConfig
 from mnist_core.finetune import fine_tune_config
-from mnist_core.jobs import JobRunner, JobSnapshot, JobSpec, TrainingJob
+from mnist_core.jobs import JobRunner, JobSnapshot, JobSpec, TrainingJob, jobs_dir
 from mnist_core.store import SavedModel, list_models
 
 TRAIN_PAGE = "app_pages/train.py"  # where a job's progress shows
@@ -19,10 +22,14 @@ _FOLLOWED_JOB = "followed_training_job"  # id of the job whose model this sessio
 PREVIOUS_MODEL = "model_before_training"  # the active model a finished job's model replaced
 
 
-@st.cache_resource
 def job_runner() -> JobRunner:
-    """The server's one job runner, shared by all sessions."""
-    return JobRunner()
+    """The runner of the jobs folder in use, shared by all sessions of this server process."""
+    return _runner_of(jobs_dir().resolve())
+
+
+@st.cache_resource
+def _runner_of(directory: Path) -> JobRunner:
+    return JobRunner(directory)
 
 
 def start_training(

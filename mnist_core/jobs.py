@@ -1,32 +1,41 @@
-"""Training in the background: one job at a time per server, watched through snapshots.
+"""Training in the background: one job at a time per machine, kept on disk, watched through
+snapshots.
 
 A page starts a job and returns at once; every rerun of every session then reads the job's
 latest snapshot, so the app stays responsive, several sessions can watch the same run and a
 session that comes back later sees how it ended.
 
-The model trains in a child process (`python -m mnist_core.jobs`), not a thread: Streamlit
-calls `keras.backend.clear_session()` after every script run, which resets Keras' global
-state (layer names, seeds) under a model being built in the same process. multiprocessing
-is no help either: its children re-run the parent's `__main__`, which under Streamlit is the
-app script. The child gets its `JobSpec` as JSON on its command line, stops when anything
-arrives on its stdin (or the server goes away), and reports back through a pipe: each state
-it enters, the data's messages, its progress, and last how it ended.
+The model trains in a child process (`python -m mnist_core.jobs FOLDER`), not a thread:
+Streamlit calls `keras.backend.clear_session()` after every script run, which resets Keras'
+global state (layer names, seeds) under a model being built in the same process.
+multiprocessing is no help either: its children re-run the parent's `__main__`, which under
+Streamlit is the app script.
+
+The job lives in its folder, `<jobs dir>/<number>/`, not in a server's memory, so that every
+server process behind a proxy (`make serve`) sees the same job and can stop it, and a server
+process that dies takes nothing with it: the child runs in a session of its own and trains on.
+The child appends its reports to the folder's `reports.jsonl`, one JSON line each: each state it
+enters, the data's messages, its progress, and last how it ended. It stops when the folder's
+`stop` file appears. It holds a lock on the folder's `lock` file for as long as it lives, so a
+job whose lock is free and that never said how it ended has died.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import fcntl
 import json
 import logging
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import threading
-from contextlib import suppress
+import time
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -37,13 +46,13 @@ from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import DataError, prepare_mnist
 from mnist_core.feedback import FeedbackError, FeedbackStore
 from mnist_core.feedback import feedback_path as feedback_path_of
-from mnist_core.files import chosen_path
+from mnist_core.files import chosen_path, write_atomically
 from mnist_core.progress import BATCH, EPOCH, Progress
 from mnist_core.store import ModelFileError, find_model
 from mnist_core.store import models_dir as models_dir_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from mnist_core.store import SavedModel
 
@@ -60,7 +69,7 @@ STATES = frozenset({PREPARING, TRAINING, EVALUATING}) | FINAL_STATES
 STATE = "state"  # payload: a state; for DONE and STOPPED, then the saved model's name
 MESSAGE = "message"  # payload: a line about preparing the data
 PROGRESS = "progress"  # payload: a `Progress` as a dict
-WEIGHTS = "weights"  # payload: the epoch just ended, the first layer's weights (an array)
+WEIGHTS = "weights"  # payload: the epoch just ended; its first layer's weights are in a file
 
 # Errors whose message is already a sentence for the user, including the machine's own
 # (a full disk, a missing file): they are shown as they are. Anything else is a bug and is
@@ -71,8 +80,16 @@ MAX_ERROR_LENGTH = 300
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent  # where the child imports us from
 DEFAULT_LOG = _PROJECT_ROOT / "logs" / "training.log"
 LOG_ENV_VAR = "MNIST_TRAINING_LOG"
+DEFAULT_JOBS_DIR = _PROJECT_ROOT / "jobs"
+JOBS_ENV_VAR = "MNIST_JOBS_DIR"
+KEPT_JOBS = 5  # finished jobs' folders kept; older ones are removed when a job starts
+STOP_POLL_SECONDS = 0.1  # how often the child looks for the stop file
+WAIT_POLL_SECONDS = 0.05
+# In a job's folder:
+_SPEC, _REPORTS, _LOCK, _STOP, _PID = "spec.json", "reports.jsonl", "lock", "stop", "pid"
+_WEIGHTS = "first_layer.npz"  # the latest epoch's first-layer weights
+_START_LOCK = "start.lock"  # in the jobs folder: one starter at a time, across processes
 _log = logging.getLogger(__name__)
-_job_numbers = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -170,20 +187,23 @@ class JobSnapshot:
 
 
 class TrainingJob:
-    """Prepare the data, then train, evaluate and save one model, in a child process.
+    """One job, as its folder on disk says it is: any number of these, in any server process,
+    may watch the same folder, and `snapshot()`, `stop()` and `wait()` are safe from any thread.
 
-    A thread here applies the child's reports to the job's one snapshot, replaced whole under
-    a lock: `snapshot()`, `stop()` and `wait()` are safe to call from any thread.
+    `snapshot()` reads the reports the child has added since the last call; `stop()` leaves the
+    stop file the child looks for. `launch` makes the folder and starts the child.
     """
 
-    def __init__(self, spec: JobSpec):
-        self.id = next(_job_numbers)
-        self.spec = spec
+    def __init__(self, folder: Path, spec: JobSpec | None = None):
+        self.folder = Path(folder)
+        self.id = int(self.folder.name)
+        self.spec = spec or JobSpec.from_json((self.folder / _SPEC).read_text(encoding="utf-8"))
         self._lock = threading.Lock()
-        self._finished = threading.Event()
+        self._read_to = 0  # bytes of the reports file applied so far
+        self._child: subprocess.Popen | None = None  # in the process that launched it
         self._snapshot = JobSnapshot(
             id=self.id,
-            spec=spec,
+            spec=self.spec,
             state=PREPARING,
             progress=None,
             history=MappingProxyType({}),
@@ -193,37 +213,47 @@ class TrainingJob:
             stop_requested=False,
             error=None,
             saved=None,
-            started=datetime.now(UTC),
+            started=datetime.fromtimestamp((self.folder / _SPEC).stat().st_mtime, UTC),
             finished=None,
         )
-        self._child: subprocess.Popen | None = None
 
     def __repr__(self) -> str:
         return f"TrainingJob(id={self.id}, state={self.snapshot().state!r}, spec={self.spec})"
 
-    def start(self) -> TrainingJob:
-        """Launch the child process and the thread that listens to it."""
-        reports, child_end = os.pipe()
+    @classmethod
+    def launch(cls, folder: Path, spec: JobSpec, command: list[str] | None = None) -> TrainingJob:
+        """Make the job's folder and start its child (`command`, by default this module's own
+        `__main__` given the folder) in a session of its own, so that a server process that
+        dies or is stopped leaves it training. The child inherits a lock on the folder's lock
+        file and holds it while it lives: see `_child_alive`."""
+        draft = folder.with_name(f".{folder.name}.new")
+        shutil.rmtree(draft, ignore_errors=True)
+        draft.mkdir(parents=True)
+        (draft / _SPEC).write_text(spec.to_json(), encoding="utf-8")
+        (draft / _REPORTS).touch()
+        lock = os.open(draft / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            with self._opened_log() as log:
-                self._child = subprocess.Popen(
-                    [sys.executable, "-m", __name__, str(child_end), self.spec.to_json()],
-                    stdin=subprocess.PIPE,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=(child_end,),
-                    env={**os.environ, "PYTHONPATH": _python_path()},
-                )
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            draft.rename(folder)  # readers see the folder only once its lock is held
+            job = cls(folder, spec)
+            with job._opened_log() as log:
+                try:
+                    job._child = subprocess.Popen(
+                        command or [sys.executable, "-m", __name__, str(folder)],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        pass_fds=(lock,),
+                        start_new_session=True,
+                        env={**os.environ, "PYTHONPATH": _python_path()},
+                    )
+                except OSError as error:
+                    _append_report(folder, STATE, FAILED, f"training could not start: {error}")
+                else:
+                    (folder / _PID).write_text(str(job._child.pid), encoding="ascii")
         finally:
-            os.close(child_end)  # the child's copy is the only one: its exit ends our reading
-        listener = threading.Thread(
-            target=self._listen,
-            args=(Connection(reports, writable=False),),
-            name=f"training-job-{self.id}",
-            daemon=True,
-        )
-        listener.start()
-        return self
+            os.close(lock)  # the child's copy keeps the lock
+        return job
 
     def _opened_log(self):
         """The job's log, appended to after a line that says which job this is: the server's
@@ -236,54 +266,87 @@ class TrainingJob:
 
     @property
     def is_running(self) -> bool:
-        return not self._finished.is_set()
+        return not self.snapshot().is_finished
 
     def snapshot(self) -> JobSnapshot:
+        """The job as its folder says it is now."""
         with self._lock:
+            if not self._snapshot.is_finished:
+                self._read_reports()
+            if not self._snapshot.is_finished and not self._child_alive():
+                self._read_reports()  # its last report may have landed since
+                if not self._snapshot.is_finished:
+                    self._finish(FAILED, error=self._death())
+            if not self._snapshot.stop_requested and (self.folder / _STOP).exists():
+                self._replace(stop_requested=True)
             return self._snapshot
 
     def stop(self) -> None:
         """Ask training to stop after the current batch; what was learned is still saved."""
-        with self._lock:
-            if self._snapshot.stop_requested or self._snapshot.is_finished:
-                return
-            self._replace(stop_requested=True)
-            try:
-                self._child.stdin.write(b"stop\n")
-                self._child.stdin.flush()
-            except OSError:  # the child has just ended: nothing left to stop
-                pass
+        if not self.snapshot().is_finished:
+            (self.folder / _STOP).touch()
+            with self._lock:
+                self._replace(stop_requested=True)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished (True) or `timeout` seconds passed (False)."""
-        return self._finished.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.snapshot().is_finished:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(WAIT_POLL_SECONDS)
+        return True
 
-    def _listen(self, reports: Connection) -> None:
-        """Apply the child's reports until it says how it ended, or dies without saying."""
-        with reports:
-            while not self._finished.is_set():
-                try:
-                    kind, *payload = reports.recv()
-                except EOFError:
-                    code = self._child.wait()
-                    self._finish(FAILED, error=f"the training process died (exit code {code})")
-                    return
-                except (TypeError, ValueError):  # not a (kind, ...) tuple
-                    kind, payload = "unreadable", []
-                self._apply(kind, payload)
+    def _child_alive(self) -> bool:
+        """Whether the child still holds the folder's lock (the kernel frees it when the child
+        dies, however it dies)."""
+        try:
+            lock = os.open(self.folder / _LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(lock)  # closing also frees the lock if we just took it
+        return False
+
+    def _death(self) -> str:
+        if self._child is not None:
+            return f"the training process died (exit code {self._child.wait()})"
+        return f"the training process ended without saying how (see {_shown(self.spec.log_path)})"
+
+    def _read_reports(self) -> None:
+        """Apply the whole lines the child has written since the last call."""
+        try:
+            with (self.folder / _REPORTS).open("rb") as reports:
+                reports.seek(self._read_to)
+                written = reports.read()
+        except FileNotFoundError:
+            return
+        whole = written[: written.rfind(b"\n") + 1]
+        self._read_to += len(whole)
+        for line in whole.splitlines():
+            try:
+                kind, *payload = json.loads(line)
+            except (TypeError, ValueError):  # not a [kind, ...] list
+                kind, payload = "unreadable", []
+            self._apply(kind, payload)
+            if self._snapshot.is_finished:
+                return
 
     def _apply(self, kind: str, payload: list) -> None:
         if kind == MESSAGE:
-            with self._lock:
-                self._replace(messages=(*self._snapshot.messages, *payload))
+            self._replace(messages=(*self._snapshot.messages, *payload))
         elif kind == PROGRESS:
             self._record(Progress(**payload[0]))
         elif kind == WEIGHTS:
-            with self._lock:
-                self._replace(first_layer=(int(payload[0]), np.asarray(payload[1])))
+            # suppress: weights that cannot be read leave the last ones shown
+            with suppress(OSError, ValueError), np.load(self.folder / _WEIGHTS) as weights:
+                self._replace(first_layer=(int(weights["epoch"]), weights["kernel"]))
         elif kind == STATE and payload and payload[0] in FINAL_STATES:
             state, detail = payload
-            self._child.wait()
             if state == FAILED:
                 self._finish(FAILED, error=detail)
                 return
@@ -292,32 +355,34 @@ class TrainingJob:
             except ModelFileError as error:  # deleted, or unreadable, the moment it was saved
                 self._finish(FAILED, error=f"the model was saved but cannot be read: {error}")
         elif kind == STATE and payload and payload[0] in STATES:
-            with self._lock:
-                self._replace(state=payload[0])
+            self._replace(state=payload[0])
         else:
-            self._child.kill()
-            self._child.wait()
+            self._end_child()
             self._finish(FAILED, error=f"the training process sent an unknown report {kind!r}")
 
+    def _end_child(self) -> None:
+        """Kill the child, from whichever process: a job that failed must not train on."""
+        with suppress(OSError, ValueError):
+            pid = int((self.folder / _PID).read_text(encoding="ascii"))
+            if self._child_alive():
+                os.kill(pid, signal.SIGKILL)
+        if self._child is not None:
+            self._child.wait()
+
     def _record(self, progress: Progress) -> None:
-        with self._lock:
-            history, chunks = self._snapshot.history, self._snapshot.loss_chunks
-            if progress.kind == EPOCH:
-                history = {
-                    name: (*history.get(name, ()), value)
-                    for name, value in progress.metrics.items()
-                }
-            else:
-                chunks = (*chunks, *_chunk_loss(self._snapshot.progress, progress))
-            self._replace(
-                progress=progress, history=MappingProxyType(dict(history)), loss_chunks=chunks
-            )
+        history, chunks = self._snapshot.history, self._snapshot.loss_chunks
+        if progress.kind == EPOCH:
+            history = {
+                name: (*history.get(name, ()), value) for name, value in progress.metrics.items()
+            }
+        else:
+            chunks = (*chunks, *_chunk_loss(self._snapshot.progress, progress))
+        self._replace(
+            progress=progress, history=MappingProxyType(dict(history)), loss_chunks=chunks
+        )
 
     def _finish(self, state: str, *, saved=None, error=None) -> None:
-        with self._lock:
-            self._replace(state=state, saved=saved, error=error, finished=datetime.now(UTC))
-            self._child.stdin.close()
-        self._finished.set()
+        self._replace(state=state, saved=saved, error=error, finished=datetime.now(UTC))
 
     def _replace(self, **changes) -> None:
         """Put a new snapshot in place of the old one (the caller holds the lock)."""
@@ -325,24 +390,72 @@ class TrainingJob:
 
 
 class JobRunner:
-    """Starts training jobs, one at a time, and keeps the latest for everyone to see."""
+    """Starts training jobs, one at a time for every process sharing the jobs folder (the
+    machine's, by default), and finds the latest for everyone to see."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+        self.directory = jobs_dir(directory).resolve()
         self._lock = threading.Lock()
-        self._job: TrainingJob | None = None
+        self._jobs: dict[int, TrainingJob] = {}  # watched here, by id
 
     def start(self, spec: JobSpec) -> tuple[TrainingJob, bool]:
         """Start the job `spec` describes: (the new job, True), or (the running job, False)."""
-        with self._lock:
-            if self._job is not None and self._job.is_running:
-                return self._job, False
-            self._job = TrainingJob(spec).start()
-            return self._job, True
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self._lock, _held(self.directory / _START_LOCK):
+            latest = self._latest()
+            if latest is not None and latest.is_running:
+                return latest, False
+            number = 1 if latest is None else latest.id + 1
+            job = TrainingJob.launch(self.directory / str(number), spec)
+            self._jobs[number] = job
+            self._forget_old(number)
+            return job, True
 
     def current(self) -> TrainingJob | None:
         """The running job, else the last one to finish, else None."""
         with self._lock:
-            return self._job
+            return self._latest()
+
+    def _latest(self) -> TrainingJob | None:
+        numbers = sorted(_job_numbers(self.directory), reverse=True)
+        for number in numbers:
+            if number not in self._jobs:
+                try:
+                    self._jobs[number] = TrainingJob(self.directory / str(number))
+                except (OSError, ValueError, KeyError, TypeError, ConfigError):
+                    continue  # not a job this version can read: the one before, then
+            return self._jobs[number]
+        return None
+
+    def _forget_old(self, newest: int) -> None:
+        for number in _job_numbers(self.directory):
+            if number <= newest - KEPT_JOBS:
+                shutil.rmtree(self.directory / str(number), ignore_errors=True)
+                self._jobs.pop(number, None)
+
+
+def jobs_dir(directory: str | os.PathLike | None = None) -> Path:
+    """Where jobs keep their state: the argument, else $MNIST_JOBS_DIR, else ./jobs."""
+    return chosen_path(directory, JOBS_ENV_VAR, DEFAULT_JOBS_DIR)
+
+
+def _job_numbers(directory: Path) -> list[int]:
+    if not directory.is_dir():
+        return []
+    return [int(path.name) for path in directory.iterdir() if path.name.isdigit()]
+
+
+@contextmanager
+def _held(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` for the block, across processes."""
+    with path.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        yield
+
+
+def _append_report(folder: Path, kind: str, *payload) -> None:
+    with (folder / _REPORTS).open("a", encoding="utf-8") as reports:
+        reports.write(json.dumps([kind, *payload]) + "\n")
 
 
 def _chunk_loss(before: Progress | None, now: Progress) -> list[tuple[float, float]]:
@@ -419,23 +532,30 @@ def run_job(spec: JobSpec, send: Callable[..., None], should_stop: Callable[[], 
         send(STATE, STOPPED if result.stopped_early else DONE, saved.name)
 
 
-def _child_main(reports_fd: int, spec_json: str) -> None:
+def _child_main(folder: Path) -> None:
     stop_requested = threading.Event()
 
-    def wait_for_stop() -> None:
-        # a raw read: a buffered one would hold stdin's lock and abort the exit
-        os.read(sys.stdin.fileno(), 1)  # "stop", or the end of input if the server has gone
+    def watch_for_stop() -> None:
+        while not (folder / _STOP).exists():
+            time.sleep(STOP_POLL_SECONDS)
         stop_requested.set()
 
-    threading.Thread(target=wait_for_stop, daemon=True).start()
-    # BrokenPipeError: the server has gone, and nobody is left to report to
-    with Connection(reports_fd, readable=False) as reports, suppress(BrokenPipeError):
-        run_job(
-            JobSpec.from_json(spec_json),
-            lambda *report: reports.send(report),
-            stop_requested.is_set,
-        )
+    def send(kind: str, *payload) -> None:
+        if kind == WEIGHTS:  # too big for a line: in a file of its own, the line says when
+            epoch, kernel = payload
+            write_atomically(folder / _WEIGHTS, lambda temp: _save_weights(temp, epoch, kernel))
+            payload = (epoch,)
+        _append_report(folder, kind, *payload)
+
+    threading.Thread(target=watch_for_stop, daemon=True).start()
+    spec = JobSpec.from_json((folder / _SPEC).read_text(encoding="utf-8"))
+    run_job(spec, send, stop_requested.is_set)
+
+
+def _save_weights(path: Path, epoch: int, kernel) -> None:
+    with path.open("wb") as file:
+        np.savez(file, epoch=epoch, kernel=np.asarray(kernel))
 
 
 if __name__ == "__main__":
-    _child_main(int(sys.argv[1]), sys.argv[2])
+    _child_main(Path(sys.argv[1]))

@@ -78,8 +78,9 @@ def saved_small_model(small_mnist, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def private_feedback_db(tmp_path, monkeypatch):
-    """No test writes to the user's data/feedback.sqlite, logs/ or runs/."""
+    """No test writes to the user's data/feedback.sqlite, logs/, runs/ or jobs/."""
     monkeypatch.setenv("MNIST_FEEDBACK_DB", str(tmp_path / "feedback.sqlite"))
+    monkeypatch.setenv("MNIST_JOBS_DIR", str(tmp_path / "jobs"))
     monkeypatch.setenv("MNIST_TRAINING_LOG", str(tmp_path / "training.log"))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
 

@@ -1,3 +1,4 @@
+import json
 import shutil
 import subprocess
 import sys
@@ -205,18 +206,28 @@ def test_the_server_side_of_a_job_never_imports_keras(small_npz, tmp_path):
     assert watched.stdout.split() == ["done", "1.0", "False"], watched.stderr
 
 
-def job_with_a_waiting_child(models_dir) -> jobs.TrainingJob:
-    """A job whose child is a process that only waits: the reports are the test's."""
-    job = jobs.TrainingJob(spec(SMALL_CONFIG, None, models_dir))
-    job._child = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
-    return job
+def job_with_a_waiting_child(jobs_folder) -> jobs.TrainingJob:
+    """A job whose child is a process that only waits (holding the job's lock, as a real child
+    does): the reports in its folder are the test's."""
+    return jobs.TrainingJob.launch(
+        jobs_folder / "1",
+        spec(SMALL_CONFIG, None, jobs_folder / "models"),
+        command=[sys.executable, "-c", "import time; time.sleep(300)"],
+    )
+
+
+def report(job, *line) -> None:
+    with (job.folder / "reports.jsonl").open("a") as reports:
+        reports.write(json.dumps(line) + "\n")
 
 
 def test_a_report_the_server_does_not_know_fails_the_job_and_ends_the_child(tmp_path):
     """The protocol is closed: a report of an unknown kind is an error, never a final state."""
     job = job_with_a_waiting_child(tmp_path)
+    report(job, jobs.STATE, jobs.TRAINING)
+    assert job.snapshot().state == jobs.TRAINING
 
-    job._apply("celebrate", ["it trained"])
+    report(job, "celebrate", "it trained")
 
     snapshot = job.snapshot()
     assert snapshot.state == jobs.FAILED and snapshot.is_finished and job.wait(0)
@@ -224,15 +235,93 @@ def test_a_report_the_server_does_not_know_fails_the_job_and_ends_the_child(tmp_
     assert job._child.poll() is not None  # ended, not left running
 
 
+def test_a_half_written_report_waits_for_the_rest_of_its_line(tmp_path):
+    job = job_with_a_waiting_child(tmp_path)
+    line = json.dumps([jobs.MESSAGE, "Reading MNIST"]) + "\n"
+    with (job.folder / "reports.jsonl").open("a") as reports:
+        reports.write(line[:9])
+        reports.flush()
+        assert job.snapshot().messages == () and job.is_running
+        reports.write(line[9:])
+    assert job.snapshot().messages == ("Reading MNIST",)
+    job._child.kill()
+    assert job.wait(5) and job.snapshot().error.startswith("the training process died")
+
+
 def test_a_model_reported_saved_but_gone_fails_the_job_with_a_reason(tmp_path):
     job = job_with_a_waiting_child(tmp_path)
-    job._child.stdin.close()  # the child ends, as it does after its last report
 
-    job._apply(jobs.STATE, [jobs.DONE, "vanished"])
+    report(job, jobs.STATE, jobs.DONE, "vanished")
 
     snapshot = job.snapshot()
     assert snapshot.state == jobs.FAILED and snapshot.saved is None
     assert snapshot.error.startswith("the model was saved but cannot be read: no saved model")
+    job._child.kill()
+
+
+START_A_JOB_AND_LEAVE = """
+import sys
+from mnist_core.config import TrainConfig
+from mnist_core.jobs import JobRunner, JobSpec
+spec = JobSpec.of(TrainConfig(epochs=50, validation_size=500), data_path=sys.argv[1],
+                  models_dir=sys.argv[2])
+job, started = JobRunner(sys.argv[3]).start(spec)
+print(job.id, started)
+"""
+
+
+def test_a_job_outlives_the_server_process_that_started_it_and_any_process_can_stop_it(
+    small_npz, tmp_path
+):
+    """As with several server processes behind a proxy (`make serve`): one starts the job and
+    is killed; the job trains on, and a session on another process watches it and stops it."""
+    models, folder = tmp_path / "models", tmp_path / "jobs"
+    started = subprocess.run(
+        [sys.executable, "-c", START_A_JOB_AND_LEAVE, str(small_npz), str(models), str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=True,
+    )
+    assert started.stdout.split() == ["1", "True"]  # and that process has ended
+
+    other = JobRunner(folder)
+    job = other.current()
+    assert job.id == 1 and job.is_running
+    assert other.start(spec(SMALL_CONFIG, small_npz, models)) == (job, False)  # one per machine
+    while job.snapshot().progress is None:
+        assert not job.wait(0.05), "the job ended before it trained"
+    JobRunner(folder).current().stop()  # from yet another process's runner
+    snapshot = _finished(job)
+
+    assert snapshot.state == jobs.STOPPED and snapshot.stop_requested
+    assert snapshot.saved.record.stopped_early
+    assert [m.name for m in list_models(models)] == [snapshot.saved.name]
+
+
+def test_a_child_that_dies_is_noticed_by_processes_that_did_not_start_it(small_npz, tmp_path):
+    models, folder = tmp_path / "models", tmp_path / "jobs"
+    job, _ = JobRunner(folder).start(
+        spec(TrainConfig(epochs=50, validation_size=500), small_npz, models)
+    )
+    watcher = JobRunner(folder).current()
+    assert watcher is not job and watcher.is_running
+    job._child.kill()
+
+    assert watcher.wait(JOB_TIMEOUT_S)
+    assert watcher.snapshot().state == jobs.FAILED
+    assert watcher.snapshot().error.startswith("the training process ended without saying how")
+    assert list_models(models) == []
+
+
+def test_only_the_latest_jobs_folders_are_kept(small_npz, tmp_path):
+    runner = JobRunner(tmp_path / "jobs")
+    for _ in range(jobs.KEPT_JOBS + 2):
+        job, started = runner.start(spec(SMALL_CONFIG, tmp_path / "missing.npz", tmp_path))
+        assert started and _finished(job).state == jobs.FAILED
+    kept = sorted(int(path.name) for path in (tmp_path / "jobs").iterdir() if path.is_dir())
+    assert kept == list(range(3, jobs.KEPT_JOBS + 3))
+    assert runner.current().id == jobs.KEPT_JOBS + 2
 
 
 def test_the_spec_reaches_the_child_as_it_was_with_every_path_resolved(tmp_path, monkeypatch):

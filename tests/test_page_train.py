@@ -21,14 +21,13 @@ LONG_RUN = TrainConfig(epochs=50, validation_size=500)  # still running when the
 
 
 @pytest.fixture(autouse=True)
-def fresh_job_runner():
-    job_runner.clear()
+def no_job_left_running():
+    """Each test has jobs of its own (a jobs folder of its own); none may outlive it."""
     yield
     job = job_runner().current()
     if job is not None:
         job.stop()
         assert job.wait(JOB_TIMEOUT_S), f"{job} did not stop"
-    job_runner.clear()
 
 
 @pytest.fixture

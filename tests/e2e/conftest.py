@@ -98,6 +98,7 @@ def server(
         "MNIST_FEEDBACK_DB": str(tmp_path_factory.mktemp("e2e-feedback") / "feedback.sqlite"),
         "MNIST_TRAINING_LOG": str(tmp_path_factory.mktemp("e2e-logs") / "training.log"),
         "MNIST_RUNS_DIR": str(tmp_path_factory.mktemp("e2e-runs")),
+        "MNIST_JOBS_DIR": str(tmp_path_factory.mktemp("e2e-jobs")),
     }
     app = StreamlitServer(env, log_path=tmp_path_factory.mktemp("e2e-server") / "streamlit.log")
     started = time.perf_counter()

@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 DATA := data/mnist.npz
 APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
-.PHONY: setup data fonts browser run test test-fast lint bench
+.PHONY: setup data fonts browser nginx run serve test test-fast lint bench
 
 setup: $(INSTALLED)
 
@@ -32,7 +32,8 @@ $(DRAWN): scripts/build_drawn_set.py scripts/writers.py scripts/drawn_synthesis.
 # training), and Chromium for the browser tests (Playwright drives it; never `playwright install`).
 FONTS := fonts-bwht fonts-comic-neue fonts-dancingscript fonts-kaushanscript fonts-breip \
 	fonts-dkg-handwriting fonts-humor-sans fonts-kristi fonts-rufscript fonts-ecolier-court \
-	fonts-klee fonts-seto fonts-kiloji fonts-havana fonts-lobster fonts-leckerli-one
+	fonts-klee fonts-seto fonts-kiloji fonts-havana fonts-lobster fonts-leckerli-one \
+	fonts-nanum-extra fonts-fantasque-sans fonts-navilu fonts-aoyagi-soseki
 define apt_install
 	@dpkg -s $(1) >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq $(1); }
 endef
@@ -42,10 +43,20 @@ fonts:
 browser:
 	$(call apt_install,chromium)
 
+# The proxy in front of several server processes (`make serve`); Debian's package.
+nginx:
+	$(call apt_install,nginx)
+
 run: setup data
 	$(PY) -m streamlit run streamlit_app.py
 
-test: setup data browser
+# A classroom: REPLICAS Streamlit processes behind nginx at http://localhost:PORT.
+REPLICAS ?= 2
+PORT ?= 8501
+serve: setup data nginx
+	$(PY) scripts/serve.py --replicas $(REPLICAS) --port $(PORT)
+
+test: setup data browser nginx
 	$(PY) -m pytest
 
 # Everything but the real-browser tests.

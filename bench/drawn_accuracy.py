@@ -32,14 +32,14 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
 
 from harness.report import Report, markdown_table
+from harness.scoring import by_digit, by_writer, saved_drawn_set
 
 from mnist_core.classify import Classifier
 from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.data import Mnist, prepare_mnist
-from mnist_core.drawn import DrawnSet, load_drawn_set, save_drawn_set
+from mnist_core.drawn import DrawnSet
 from mnist_core.pixels import to_unit
 from mnist_core.store import ModelFileError, SavedModel, delete_model, find_model
-from scripts.build_drawn_set import OUTPUTS, build
 
 REFERENCE_MLP = TrainConfig()
 CNN = TrainConfig(architecture="cnn", epochs=15, batch_size=128)  # keras-io mnist_convnet's
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "(scripts/drawn_synthesis.py). Both through the app's preprocessing.",
     )
     mnist = prepare_mnist()
-    writers, redrawn = drawn_set("writers"), drawn_set("redrawn-mnist")
+    writers, redrawn = saved_drawn_set("writers"), saved_drawn_set("redrawn-mnist")
     started = time.perf_counter()
     writer_digits = writers.digits
     preprocess_ms = (time.perf_counter() - started) / len(writers) * 1000
@@ -100,26 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def drawn_set(kind: str) -> DrawnSet:
-    """The saved set of `kind` (see scripts/build_drawn_set.py), built first if missing."""
-    path = OUTPUTS[kind]
-    if not path.exists():
-        say(f"building the {kind} set (scripts/build_drawn_set.py --set {kind})...")
-        save_drawn_set(build(kind, None, None), path)
-    return load_drawn_set(path)
-
-
 def row(name, inputs, correct, writers, redrawn, mnist_accuracy) -> list:
-    people = np.unique(writers.sources)
-    by_writer = np.array([correct[writers.sources == person].mean() for person in people])
-    per_digit = [f"{correct[writers.labels == d].mean():.0%}" for d in range(10)]
+    writer_accuracy = by_writer(correct, writers)
+    per_digit = [f"{accuracy:.0%}" for accuracy in by_digit(correct, writers)]
     return [
         name,
         inputs,
         f"{mnist_accuracy:.2%}",
         f"**{correct.mean():.2%}**",
-        f"{by_writer.min():.0%}",
-        f"{(by_writer >= GOOD_WRITER).sum()} of {len(people)}",
+        f"{writer_accuracy.min():.0%}",
+        f"{(writer_accuracy >= GOOD_WRITER).sum()} of {len(writer_accuracy)}",
         *per_digit,
         "" if redrawn is None else f"{redrawn:.2%}",
     ]

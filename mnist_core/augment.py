@@ -25,6 +25,8 @@ from scipy import ndimage
 from mnist_core.pixels import to_unit
 from mnist_core.preprocess import cross_filter
 
+FOOTED_SHARE = 0.4  # of the flagged 1s, those that also get a foot
+
 
 class AugmentationError(ValueError):
     """An augmentation setting or a batch to augment is not usable; the message says why."""
@@ -122,7 +124,8 @@ def add_styles(
     MNIST's writers were American: its 1s are bare strokes and its 7s uncrossed, so a model
     trained on it reads a flagged 1 as a 7. The added stroke is a straight line as wide as the
     digit's own, of a random length and angle: from the top of a 1 down to the left, or across
-    a 7's stem at mid-height. `pixels` is float (n, height, width); a changed copy is returned.
+    a 7's stem at mid-height. Some flagged 1s also stand on a foot, as many people (and most
+    typefaces) write them. `pixels` is float (n, height, width); a changed copy is returned.
     """
     styled = pixels.copy()
     chosen = np.flatnonzero(np.isin(labels, (1, 7)) & (rng.random(len(labels)) < share))
@@ -135,8 +138,13 @@ def add_styles(
         height = max(bottom - top, 1)
         if labels[index] == 1:
             start = np.array([top, ink[ink[:, 0] == top, 1].mean()])
-            length, angle = rng.uniform(0.2, 0.45) * height, np.radians(rng.uniform(15, 60))
+            length, angle = rng.uniform(0.2, 0.6) * height, np.radians(rng.uniform(15, 60))
             end = start + length * np.array([np.sin(angle), -np.cos(angle)])  # down, left
+            if rng.random() < FOOTED_SHARE:
+                base = np.array([bottom, ink[ink[:, 0] == bottom, 1].mean()])
+                half = np.array([0, rng.uniform(0.12, 0.3) * height])
+                foot = _line(image.shape, base - half, base + half, rng.uniform(1.5, 2.5))
+                image = styled[index] = np.maximum(image, image.max() * foot)
         else:
             middle = (top + bottom) / 2
             stem = ink[np.abs(ink[:, 0] - middle) <= 1, 1]

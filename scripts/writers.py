@@ -54,6 +54,21 @@ WRITER_FONTS = {**HANDWRITING_FONTS, **WRITER_ONLY_FONTS}
 VALIDATION_FONTS = frozenset(
     font for i, font in enumerate(f for fs in WRITER_FONTS.values() for f in fs) if i % 3 == 1
 )
+# More fonts for the validation writers only, so that choices see flagged and footed 1s, open
+# 4s and hooked 9s that the fonts above give only to the test writers; the test writers stay
+# exactly as they were.
+VALIDATION_ONLY_FONTS = {
+    "fonts-nanum-extra": tuple(
+        f"/usr/share/fonts/truetype/nanum/{name}.ttf"
+        for name in ("NanumBarunpenR", "NanumBarunpenB", "NanumBrush", "NanumPen")
+    ),
+    "fonts-fantasque-sans": tuple(
+        f"/usr/share/fonts/truetype/fantasque-sans/Normal/TTF/FantasqueSansMono-{style}.ttf"
+        for style in ("Regular", "Italic", "Bold", "BoldItalic")
+    ),
+    "fonts-navilu": ("/usr/share/fonts/truetype/Navilu/Navilu.ttf",),
+    "fonts-aoyagi-soseki": ("/usr/share/fonts/truetype/aoyagi-soseki/aoyagi-soseki.ttf",),
+}
 
 WRITERS_PER_FONT = 2
 DEFAULT_PER_DIGIT = 8  # drawings of each digit by each writer
@@ -115,15 +130,18 @@ class Writer:
 def writer_fonts(validation: bool) -> tuple[str, ...]:
     """The installed fonts of the validation writers, or of the test writers; a DrawnSetError
     names the packages to install if any font is missing."""
+    packages = {**WRITER_FONTS, **(VALIDATION_ONLY_FONTS if validation else {})}
     missing = [
         package
-        for package, files in WRITER_FONTS.items()
+        for package, files in packages.items()
         if not all(os.path.isfile(file) for file in files)
     ]
     if missing:
         raise DrawnSetError(f"handwriting fonts are missing: apt-get install {' '.join(missing)}")
     fonts = (font for files in WRITER_FONTS.values() for font in files)
-    return tuple(font for font in fonts if (font in VALIDATION_FONTS) == validation)
+    chosen = tuple(font for font in fonts if (font in VALIDATION_FONTS) == validation)
+    extra = (font for files in VALIDATION_ONLY_FONTS.values() for font in files)
+    return chosen + tuple(extra) if validation else chosen
 
 
 def make_writers(fonts: tuple[str, ...], seed: int) -> list[Writer]:

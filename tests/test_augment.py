@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mnist_core.augment import (
+    FOOTED_SHARE,
     NO_AUGMENTATION,
     Augmentation,
     AugmentationError,
@@ -187,8 +188,16 @@ def test_styles_flag_ones_and_cross_sevens_and_touch_nothing_else(mnist):
         middle = np.array([(rows[0] + rows[-1]) / 2 for rows in ink_rows])
         new_rows = np.array([points[:, 0].mean() for points in new])
         spread = np.array([np.ptp(points[:, 1]) - np.ptp(points[:, 0]) for points in new])
-        if label == 1:  # a flag: hangs from the top of the stroke
+        if label == 1:  # a flag: hangs from the top of the stroke; some stand on a foot
             assert np.median(new_rows - top) < 5
+            bottom = [rows[-1] for rows in ink_rows]
+            feet = [
+                np.ptp(points[points[:, 0] >= low - 1, 1]) >= 4
+                if (points[:, 0] >= low - 1).any()
+                else False
+                for points, low in zip(new, bottom, strict=True)
+            ]
+            assert abs(np.mean(feet) - FOOTED_SHARE) < 0.1
         else:  # a crossbar: across the middle, wider than tall
             assert np.median(np.abs(new_rows - middle)) < 2 and np.median(spread) > 2
 

@@ -1,27 +1,38 @@
-"""What the drawn-digit benches score a classifier on: drawings, their flagged 1s, and MNIST."""
+"""What the drawn-digit benches score a classifier on: the saved drawn sets, and MNIST."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import sys
 
 import numpy as np
 
-from mnist_core.drawn import DrawnSet, evaluate_drawn
+from mnist_core.drawn import DrawnSet, load_drawn_set, save_drawn_set
 from mnist_core.evaluate import score_classifier
+from scripts.build_drawn_set import OUTPUTS, build
 
 
-class DrawnScores(NamedTuple):
-    drawn: float  # accuracy on every drawing
-    flagged_ones: float  # on the 1s drawn with a European flag, the form MNIST lacks
+def saved_drawn_set(kind: str) -> DrawnSet:
+    """The saved set of `kind` (see scripts/build_drawn_set.py), built first if missing."""
+    path = OUTPUTS[kind]
+    if not path.exists():
+        print(
+            f"building the {kind} set (scripts/build_drawn_set.py --set {kind})...", file=sys.stderr
+        )
+        save_drawn_set(build(kind, None, None), path)
+    return load_drawn_set(path)
 
 
-def drawn_scores(classifier, drawings: DrawnSet) -> DrawnScores:
-    """Accuracies of `classifier` (a `classify.Classifier`) on `drawings`."""
-    flagged = drawings.sources == "mnist+flag"
-    return DrawnScores(
-        evaluate_drawn(classifier, drawings).accuracy,
-        score_classifier(classifier, drawings.digits[flagged], drawings.labels[flagged]).accuracy,
+def by_writer(correct: np.ndarray, drawn: DrawnSet) -> np.ndarray:
+    """Each writer's accuracy (in the order of `np.unique(drawn.sources)`), from `correct`, one
+    bool per drawing."""
+    return np.array(
+        [correct[drawn.sources == person].mean() for person in np.unique(drawn.sources)]
     )
+
+
+def by_digit(correct: np.ndarray, drawn: DrawnSet) -> np.ndarray:
+    """The accuracy on each digit 0-9, from `correct`, one bool per drawing."""
+    return np.array([correct[drawn.labels == digit].mean() for digit in range(10)])
 
 
 def mnist_accuracy(classifier, images: np.ndarray, labels: np.ndarray) -> float:

@@ -405,7 +405,7 @@ class JobRunner:
             latest = self._latest()
             if latest is not None and latest.is_running:
                 return latest, False
-            number = 1 if latest is None else latest.id + 1
+            number = max(_job_numbers(self.directory), default=0) + 1  # unreadable ones too
             job = TrainingJob.launch(self.directory / str(number), spec)
             self._jobs[number] = job
             self._forget_old(number)

@@ -346,3 +346,15 @@ def test_the_loss_between_reports_is_recovered_from_kerass_running_means():
     assert at == 1.0 and loss == pytest.approx(1.0)
     next_epoch = report(jobs.BATCH, 2, 10, 0.5)  # a new epoch's mean starts afresh
     assert jobs._chunk_loss(report(jobs.EPOCH, 1, 100, 1.64), next_epoch) == [(1.1, 0.5)]
+
+
+def test_a_job_folder_this_version_cannot_read_is_passed_over(small_npz, tmp_path):
+    folder = tmp_path / "jobs"
+    (folder / "3").mkdir(parents=True)
+    (folder / "3" / "spec.json").write_text("{not json")
+    runner = JobRunner(folder)
+    assert runner.current() is None
+
+    job, started = runner.start(spec(SMALL_CONFIG, tmp_path / "missing.npz", tmp_path))
+    assert started and job.id == 4 and runner.current() is job
+    assert _finished(job).state == jobs.FAILED

@@ -46,11 +46,9 @@ def label_ui(
     """ "Right!" or "Wrong? It was a _": keep `person`'s drawing with its true digit, once.
 
     `canvas` is the drawing as drawn; None for an upload, which is kept as its 28x28 alone.
-    The widgets' keys name the picture, so each upload has its own and a new drawing starts
-    unlabelled."""
-    fingerprint = hashlib.blake2b(
-        (answer.image if canvas is None else canvas).tobytes(), digest_size=16
-    ).hexdigest()
+    The widgets' keys name the picture (the 28x28 the model saw: a new stroke changes it), so
+    each upload has its own and a new drawing starts unlabelled."""
+    fingerprint = hashlib.blake2b(answer.image.tobytes(), digest_size=16).hexdigest()
     kept = st.session_state.get(_KEPT, {})
     if fingerprint in kept:
         label, _drawing_id = kept[fingerprint]

@@ -32,6 +32,7 @@ RUN_DIR = (
 RESTART_PAUSE_SECONDS = 1.0
 QUICK_DEATH_SECONDS = 10  # a process that ends sooner after starting will not start at all
 REPLICA_HEADER = "X-Mnist-Replica"  # which process answered: for tests and for curious admins
+REPLICA_COOKIE = "mnist_replica"  # a browser's process, as nginx hashes it
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -49,7 +50,10 @@ http {{
 
     map $http_upgrade $connection_upgrade {{ default upgrade; "" close; }}
     # A browser's process: its cookie, or a new random one on its first visit.
-    map $cookie_mnist_replica $replica_key {{ "" $request_id; default $cookie_mnist_replica; }}
+    map $cookie_{replica_cookie} $replica_key {{
+        "" $request_id;
+        default $cookie_{replica_cookie};
+    }}
 
     upstream streamlit {{
         hash $replica_key consistent;
@@ -67,7 +71,7 @@ http {{
             proxy_read_timeout 1d;  # a websocket stays open for as long as its tab
             proxy_buffering off;
             proxy_request_buffering off;
-            add_header Set-Cookie "mnist_replica=$replica_key; Path=/; SameSite=Lax" always;
+            add_header Set-Cookie "{replica_cookie}=$replica_key; Path=/; SameSite=Lax" always;
             add_header {replica_header} $upstream_addr always;
         }}
     }}
@@ -85,6 +89,7 @@ def nginx_config(port: int, replica_ports: list[int], run: Path, max_upload_mb: 
         servers=servers,
         max_upload_mb=max_upload_mb,
         replica_header=REPLICA_HEADER,
+        replica_cookie=REPLICA_COOKIE,
     )
 
 

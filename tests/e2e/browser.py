@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +26,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.store import SavedModel
 from mnist_core.strokes import CANVAS_SIZE
+from scripts.serve import REPLICA_COOKIE, REPLICA_HEADER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS_DIR = REPO_ROOT / "artifacts" / "screenshots"
@@ -87,10 +89,14 @@ def train_reader(mnist: Mnist, models_dir: Path, name: str = "reference") -> Sav
 
 
 class StreamlitServer:
-    """`streamlit run streamlit_app.py` on a free local port, in a process group of its own."""
+    """`streamlit run streamlit_app.py` (or `script`) on a free local port, in a process group
+    of its own."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], log_path: Path, script: str = "streamlit_app.py"
+    ) -> None:
         self.env = {**os.environ, **env}
+        self.script = script
         self.log_path = log_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -103,7 +109,7 @@ class StreamlitServer:
             "-m",
             "streamlit",
             "run",
-            "streamlit_app.py",
+            self.script,
             "--server.headless",
             "true",
             "--server.address",
@@ -167,6 +173,80 @@ class StreamlitServer:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+class ProxiedServers:
+    """`scripts/serve.py`: `processes` Streamlit processes behind nginx, the folders in `env`."""
+
+    def __init__(self, processes: int, env: Mapping[str, str], run_dir: Path) -> None:
+        self.processes, self.env, self.run_dir = processes, {**os.environ, **env}, run_dir
+        self.port = free_port()
+        while not all(_is_free(self.port + n) for n in range(1, processes + 1)):
+            self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> dict[str, str]:
+        """Start them and wait until every process answers through nginx; return a cookie that
+        lands on each, by the process's address."""
+        command = [sys.executable, "scripts/serve.py", f"--replicas={self.processes}"]
+        command += [f"--port={self.port}", f"--run-dir={self.run_dir}"]
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        found: dict[str, str] = {}
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while len(found) < self.processes:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"only {len(found)} of {self.processes} processes answered")
+            cookie = secrets.token_hex(8)
+            replica = self.replica_of(cookie)
+            if replica is None:
+                time.sleep(0.2)
+            else:
+                found.setdefault(replica, cookie)
+        return found
+
+    def replica_of(self, cookie: str) -> str | None:
+        """The process (its address) nginx sends a browser with `cookie` to, once it answers."""
+        request = urllib.request.Request(
+            f"{self.url}/_stcore/health", headers={"Cookie": f"{REPLICA_COOKIE}={cookie}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return response.headers[REPLICA_HEADER] if response.status == 200 else None
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return None
+
+    def pids(self) -> list[int]:
+        """The Streamlit processes' ids (as started last: a process that died is restarted)."""
+        return [int(path.read_text()) for path in sorted(self.run_dir.glob("streamlit-*.pid"))]
+
+    def pid_of(self, replica: str) -> int:
+        port = replica.rpartition(":")[2]
+        return int((self.run_dir / f"streamlit-{port}.pid").read_text())
+
+    def stop(self) -> None:
+        """Stop scripts/serve.py, which stops its processes and nginx."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(SERVER_STOP_TIMEOUT_S * 2)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def free_port() -> int:

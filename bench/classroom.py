@@ -1,0 +1,410 @@
+"""A classroom at once, without a browser per person: light sessions that speak Streamlit's own
+websocket protocol.
+
+First a real browser (Chromium, through Playwright) opens the Draw page and draws one digit,
+and every message it sends is recorded. Then many simulated people replay that recording at
+once, each over a websocket and in a session of its own: they open the Draw page as the browser
+did, then every `--period` seconds (from a random start) send a drawing of their own the way the
+canvas sends one (a PNG in the canvas widget's value, in the recorded message), and time it
+until the Prediction arrives. Every answer is checked against what the model says of that
+drawing here, through the app's preprocessing, and the browser's own answer to the recorded
+stroke must come back the same. Drawings are the test writers' canvases (data/drawn_digits.npz).
+
+For each number of server processes (1: `streamlit run`; more: scripts/serve.py's nginx in
+front) and of people, it reports the stroke-to-answer times, wrong or missing answers, the
+servers' CPU per stroke rerun (from /proc), their memory per session and after the sessions
+close, and the generator's own CPU. "Held" is the most people answered with p95 <= 0.5 s and no
+wrong or missing answer.
+
+    python bench/classroom.py [--processes 1 2] [--people 60 120 ...] [--seconds 30] [--soak 300]
+
+Prints a markdown table and writes it to bench/results/classroom.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+from harness.report import Report, markdown_table
+from harness.scoring import saved_drawn_set
+
+from mnist_core.answer import read_digit
+from mnist_core.classify import Classifier
+from mnist_core.data import prepare_mnist
+from mnist_core.feedback import FeedbackStore
+from mnist_core.store import ModelFileError, find_model
+from tests.e2e.browser import ProxiedServers, StreamlitServer, train_reader
+from tests.e2e.light_sessions import Person, Recording, record, replays_right, stroke_message
+
+TARGET_P95_S = 0.5
+APP, MINIMAL_APP = "streamlit_app.py", "bench/minimal_app.py"
+SETTLE_S = 8  # after the sessions close, before memory is read again
+DRAWINGS = 600  # test-writer drawings the people draw from
+LADDER = [60, 120, 180, 240, 300, 400, 500, 600, 800]  # people per step, until one is not held
+SOAK_PEOPLE = 100
+LABEL_EVERY = 4  # in the long run, a person keeps every 4th drawing read right
+
+
+class Servers:
+    """The app served by `processes` Streamlit processes: alone (`streamlit run`), or behind
+    nginx (scripts/serve.py)."""
+
+    def __init__(
+        self, processes: int, env: dict[str, str], folder: Path, name: str, script: str = APP
+    ) -> None:
+        self.processes, self.env, self.name = processes, env, name
+        if processes == 1:
+            self._app = StreamlitServer(env, folder / "streamlit.log", script)
+        else:
+            self._app = ProxiedServers(processes, env, folder)
+        self.http = self._app.url
+        self.ws = self.http.replace("http://", "ws://") + "/_stcore/stream"
+
+    def pids(self) -> list[int]:
+        if isinstance(self._app, StreamlitServer):
+            return [self._app.process.pid]
+        return self._app.pids()
+
+    def __enter__(self) -> Servers:
+        self._app.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._app.stop()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU of the live processes among `pids`."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pids: list[int]) -> float:
+    """Resident memory of the live processes among `pids`."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+@dataclass
+class Step:
+    """People drawing at once for a while: what they saw, and what it cost the servers."""
+
+    servers: str  # which servers: "1 process", "2 processes", with their settings
+    people: int
+    seconds: list[float]  # drawing sent -> Prediction received, per answer
+    wrong: int
+    missing: int
+    dropped: int  # people whose connection was lost
+    labelled: int  # drawings the people kept with "Right!"
+    stored: int  # of theirs, in the feedback database afterwards
+    server_cpu_ms_per_rerun: float
+    memory_mib: list[float]  # the servers' memory: before, then each minute, then after close
+    generator_cpu_share: float
+
+    @property
+    def p95(self) -> float:
+        return float(np.percentile(self.seconds, 95)) if self.seconds else float("inf")
+
+    @property
+    def held(self) -> bool:
+        return self.p95 <= TARGET_P95_S and not (self.wrong or self.missing or self.dropped)
+
+
+def run_step(
+    servers: Servers,
+    recording: Recording,
+    drawings: list[tuple],
+    people: int,
+    seconds: float,
+    period: float,
+    *,
+    label_every: int | None = None,
+    kill_after: float | None = None,
+) -> Step:
+    """`people` open the Draw page, then draw for `seconds`; measured while they draw. With
+    `kill_after`, one server process is killed that many seconds in."""
+    pids = servers.pids()
+    memory = [rss_mib(pids)]
+    tag = secrets.token_hex(3)
+    crowd = [
+        Person(
+            servers.ws,
+            f"student-{tag}-{n}",
+            recording,
+            random.sample(drawings, int(seconds / period) + 2),
+        )
+        for n in range(people)
+    ]
+    measured: dict[str, float] = {}
+
+    async def meet() -> None:
+        opened, go = asyncio.Barrier(people + 1), asyncio.Event()
+        attending = [
+            asyncio.create_task(person.attend(opened, go, period, label_every)) for person in crowd
+        ]
+        await opened.wait()
+        cpu, generator, started = cpu_seconds(pids), time.process_time(), time.monotonic()
+        for person in crowd:
+            person.until = started + seconds
+        go.set()
+        next_sample, killed = started + 60, kill_after is None
+        while not all(task.done() for task in attending):
+            await asyncio.sleep(0.5)
+            if not killed and time.monotonic() >= started + kill_after:
+                os.kill(pids[-1], signal.SIGKILL)
+                killed = True
+            if time.monotonic() >= next_sample:
+                memory.append(rss_mib(pids))
+                next_sample += 60
+        await asyncio.gather(*attending)
+        answered = sum(len(person.seconds) for person in crowd)
+        measured["cpu"] = 1000 * (cpu_seconds(pids) - cpu) / max(answered, 1)
+        measured["generator"] = (time.process_time() - generator) / (time.monotonic() - started)
+
+    asyncio.run(meet())
+    time.sleep(SETTLE_S)  # the sessions have closed (and their TTL passed): memory back?
+    memory.append(rss_mib(pids))
+    store = FeedbackStore.open(servers.env["MNIST_FEEDBACK_DB"])
+    return Step(
+        servers=servers.name,
+        people=people,
+        seconds=[s for person in crowd for s in person.seconds],
+        wrong=sum(person.wrong for person in crowd),
+        missing=sum(person.missing for person in crowd),
+        dropped=sum(person.dropped for person in crowd),
+        labelled=sum(person.labelled for person in crowd),
+        stored=sum(store.count(person.name) for person in crowd if person.labelled),
+        server_cpu_ms_per_rerun=measured["cpu"],
+        memory_mib=memory,
+        generator_cpu_share=measured["generator"],
+    )
+
+
+def read_right(model_path: Path, template: bytes) -> list[tuple]:
+    """(stroke message, its Prediction) for test-writer drawings the model reads right, so that
+    a person's labelled drawings (all right) can only confirm later answers."""
+    writers = saved_drawn_set("writers")
+    classifier = Classifier.load(model_path)
+    drawings = []
+    for index in np.random.default_rng(0).permutation(len(writers))[:DRAWINGS]:
+        canvas = writers.canvases[index]
+        rgba = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)])
+        digit = read_digit(rgba, classifier).verdict.digit
+        if digit == writers.labels[index]:
+            drawings.append((stroke_message(template, canvas), str(digit)))
+    return drawings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--people", type=int, nargs="+", default=[60, 120, 180, 240, 300, 400, 500, 600, 800]
+    )
+    parser.add_argument("--seconds", type=float, default=30, help="of drawing, per step")
+    parser.add_argument("--period", type=float, default=5, help="seconds between a person's digits")
+    parser.add_argument("--soak", type=float, default=300, help="seconds of the 100-people run")
+    args = parser.parse_args(argv)
+    report = Report(
+        "classroom",
+        "A classroom at once: simulated people on Streamlit's websocket",
+        f"Each person: a session of their own, one test-writer drawing every {args.period:g} s, "
+        "its answer checked. Times run from the drawing sent to the Prediction received (a "
+        "browser's canvas sends a drawing about 0.2 s after mouse-up); CPU and memory are the "
+        "servers' while the people draw, after they opened the page.",
+    )
+    folder = Path(tempfile.mkdtemp(prefix="classroom-"))
+    models = folder / "models"
+    models.mkdir()
+    try:
+        reader = find_model("bench-best")
+        for path in (reader.path, reader.sidecar_path):
+            shutil.copy(path, models / path.name)
+    except ModelFileError:  # no saved bench model: a quick reader, trained here
+        reader = train_reader(prepare_mnist(), models)
+    env = {
+        "MNIST_MODELS_DIR": str(models),
+        "MNIST_FEEDBACK_DB": str(folder / "feedback.sqlite"),
+        "MNIST_JOBS_DIR": str(folder / "jobs"),
+        "MNIST_TRAINING_LOG": str(folder / "training.log"),
+        # A closed session's memory is freed this long after it closed (Streamlit: 120 s).
+        "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SETTLE_S - 2),
+    }
+    baseline = {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}
+    ladder: list[Step] = []
+    soaks: list[Step] = []
+    replayed: list[bool] = []
+
+    def serve(processes: int, extra: dict[str, str], name: str, script: str = APP):
+        run = folder / f"run-{len(ladder) + len(soaks)}-{processes}"
+        run.mkdir()
+        return Servers(processes, {**env, **extra}, run, name, script)
+
+    # Beside ours in the same run: Streamlit's default (a full collection after every run),
+    # and the floor, a page with only the canvas, the model and the Prediction.
+    for extra, name, script in (
+        (baseline, "1 process, Streamlit's default GC", APP),
+        ({}, "1 process, canvas + model + metric only", MINIMAL_APP),
+    ):
+        with serve(1, extra, name, script) as servers:
+            recording = record(servers.http)
+            drawings = read_right(models / f"{reader.name}.h5", recording.stroke)
+            replayed.append(replays_right(servers.ws, recording))
+            warm_up(servers, recording, drawings, args)
+            ladder.append(run_step(servers, recording, drawings, 60, args.seconds, args.period))
+    for processes in args.processes:
+        name = f"{processes} process{'es' if processes > 1 else ''}"
+        with serve(processes, {}, name) as servers:
+            recording = record(servers.http)
+            drawings = read_right(models / f"{reader.name}.h5", recording.stroke)
+            replayed.append(replays_right(servers.ws, recording))
+            warm_up(servers, recording, drawings, args)
+            for people in args.people:
+                step = run_step(servers, recording, drawings, people, args.seconds, args.period)
+                ladder.append(step)
+                say(step)
+                if not step.held:
+                    break
+            if args.soak:
+                kill = args.soak / 2 if processes > 1 else None
+                soak = run_step(
+                    servers,
+                    recording,
+                    drawings,
+                    SOAK_PEOPLE,
+                    args.soak,
+                    args.period,
+                    label_every=LABEL_EVERY,
+                    kill_after=kill,
+                )
+                soaks.append(soak)
+                say(soak)
+    shutil.rmtree(folder, ignore_errors=True)
+    report.add(ladder_table(ladder), held_line(ladder, replayed), soak_table(soaks, args))
+    report.publish()
+    return 0 if all(replayed) else 1
+
+
+def warm_up(servers: Servers, recording: Recording, drawings: list[tuple], args) -> None:
+    """A few people on every process first: each loads the model and draws its first charts."""
+    run_step(servers, recording, drawings, 4 * servers.processes, 2 * args.period, args.period)
+
+
+def say(step: Step) -> None:
+    print(
+        f"{step.servers}, {step.people} people: p95 {step.p95:.3f} s, {step.wrong} wrong, "
+        f"{step.missing} missing, {step.dropped} dropped, "
+        f"{step.server_cpu_ms_per_rerun:.1f} ms CPU per rerun",
+        file=sys.stderr,
+    )
+
+
+def ladder_table(steps: list[Step]) -> str:
+    headers = [
+        "servers",
+        "people",
+        "answers",
+        "median s",
+        "p95 s",
+        "wrong or missing",
+        "server CPU ms per rerun",
+        "MiB per person",
+        "generator CPU",
+        f"p95 <= {TARGET_P95_S:g} s",
+    ]
+    rows = [
+        [
+            step.servers,
+            step.people,
+            len(step.seconds),
+            f"{np.median(step.seconds):.3f}" if step.seconds else "-",
+            f"**{step.p95:.3f}**",
+            step.wrong + step.missing + step.dropped,
+            f"**{step.server_cpu_ms_per_rerun:.1f}**",
+            f"{(max(step.memory_mib) - step.memory_mib[0]) / step.people:.2f}",
+            f"{step.generator_cpu_share:.0%}",
+            "yes" if step.held else "no",
+        ]
+        for step in steps
+    ]
+    return markdown_table(headers, rows)
+
+
+def held_line(steps: list[Step], replayed: list[bool]) -> str:
+    held: dict[str, int] = {}
+    for step in steps:
+        held.setdefault(step.servers, 0)
+        if step.held:
+            held[step.servers] = max(held[step.servers], step.people)
+    counts = "; ".join(f"{servers}: {people}" for servers, people in held.items())
+    return (
+        f"Most people held (p95 <= {TARGET_P95_S:g} s, every answer right): {counts}. Each "
+        "step adds people until one is not held. The browser's recorded stroke, replayed in a "
+        f"new session, got the browser's answer: {'yes' if all(replayed) else 'NO'}."
+    )
+
+
+def soak_table(soaks: list[Step], args) -> str:
+    if not soaks:
+        return ""
+    headers = [
+        "servers",
+        "people",
+        "answers",
+        "p95 s",
+        "wrong or missing",
+        "dropped",
+        "labelled",
+        "in the database",
+        "server MiB: before, each minute, after close",
+    ]
+    rows = [
+        [
+            step.servers + (", one killed halfway" if "processes" in step.servers else ""),
+            step.people,
+            len(step.seconds),
+            f"{step.p95:.3f}",
+            step.wrong + step.missing,
+            step.dropped,
+            step.labelled,
+            step.stored,
+            ", ".join(f"{mib:.0f}" for mib in step.memory_mib),
+        ]
+        for step in soaks
+    ]
+    return (
+        f"**{SOAK_PEOPLE} people for {args.soak / 60:g} minutes**, each keeping every "
+        f"{LABEL_EVERY}th drawing read right with Right! (under their own name, so into their own "
+        "memory; each keep reruns the whole page). With several processes "
+        "one is killed halfway: only its people drop; it is started again empty.\n\n"
+        + markdown_table(headers, rows)
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Light sessions: simulated people who speak Streamlit's own websocket protocol, no browser each.
+
+A real browser (Chromium, through Playwright) opens the Draw page and draws one digit while
+every message it sends is recorded (`record`). A `Person` then replays that recording in a
+session of its own: it opens the Draw page as the browser did, sends drawings of its own the
+way the canvas sends one (a PNG in the canvas widget's value, in the recorded message, made by
+`stroke_message`), reads the Prediction from the server's replies, and can press Right! to
+keep a drawing. Shared by bench/classroom.py and the browser tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import random
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.e2e.browser import (
+    VIEWPORT,
+    draw_digit,
+    go_to,
+    launch_chromium,
+    open_app,
+    prediction,
+    wait_until_idle,
+)
+
+ANSWER_TIMEOUT_S = 10.0  # an answer not back by then counts as missing
+CANVAS_KEY = "-canvas"  # the end of the canvas widget's id
+PREDICTION = "Prediction"  # the Draw page's metric label
+PERSON_KEY = "-person_field"  # the end of the Draw page's name field's id
+MODEL_PICKER_KEY = "-model_picker"  # the sidebar's; its options read "name · architecture · …"
+RIGHT = "Right!"  # the start of the label of the button that keeps a drawing as read
+KEPT = "Kept as"  # the start of the notice the page shows once it kept it
+RECORDED_DIGIT = 7
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a browser sent: the messages that opened the Draw page, then one stroke's, and the
+    Prediction the browser showed for that stroke."""
+
+    opening: list[bytes]
+    stroke: bytes
+    answer: str
+
+    @property
+    def model(self) -> str:
+        """The name of the model the page read the stroke with (the sidebar picker's)."""
+        back = BackMsg()
+        back.ParseFromString(self.stroke)
+        for widget in back.rerun_script.widget_states.widgets:
+            if widget.id.endswith(MODEL_PICKER_KEY):
+                return widget.string_value.split(" · ")[0]
+        raise ValueError("the recorded stroke names no model")
+
+
+def record(url: str) -> Recording:
+    """Open the Draw page in Chromium, draw a digit, and keep what the page sent."""
+    sent: list[bytes] = []
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+        open_app(page, url)
+        go_to(page, "Draw")
+        opened = len(sent)
+        draw_digit(page, RECORDED_DIGIT)
+        expect(prediction(page)).to_be_visible()
+        wait_until_idle(page)
+        answer = prediction(page).inner_text().strip()
+        browser.close()
+    strokes = [message for message in sent[opened:] if _canvas_value(message) is not None]
+    if not strokes:
+        raise RuntimeError("the browser sent no drawing: did the canvas change?")
+    return Recording([m for m in sent[:opened] if _is_rerun(m)], strokes[-1], answer)
+
+
+def _is_rerun(message: bytes) -> bool:
+    back = BackMsg()
+    back.ParseFromString(message)
+    return back.WhichOneof("type") == "rerun_script"
+
+
+def _canvas_value(message: bytes) -> dict | None:
+    back = BackMsg()
+    back.ParseFromString(message)
+    for widget in back.rerun_script.widget_states.widgets:
+        if widget.id.endswith(CANVAS_KEY) and widget.json_value:
+            return json.loads(widget.json_value)
+    return None
+
+
+def stroke_message(template: bytes, canvas: np.ndarray) -> bytes:
+    """The recorded stroke's message with `canvas` ((280, 280) grey) as the drawing sent."""
+    back = BackMsg()
+    back.ParseFromString(template)
+    png = io.BytesIO()
+    Image.fromarray(canvas).convert("RGBA").save(png, format="PNG")
+    for widget in back.rerun_script.widget_states.widgets:
+        if widget.id.endswith(CANVAS_KEY):
+            value = json.loads(widget.json_value)
+            encoded = base64.b64encode(png.getvalue()).decode()
+            value["drawing"]["data"] = f"data:image/png;base64,{encoded}"
+            widget.json_value = json.dumps(value)
+    return back.SerializeToString()
+
+
+def _prediction_in(forward: ForwardMsg) -> str | None:
+    if forward.WhichOneof("type") != "delta":
+        return None
+    element = forward.delta.new_element
+    if element.WhichOneof("type") == "metric" and element.metric.label == PREDICTION:
+        return element.metric.body
+    return None
+
+
+def _finished(forward: ForwardMsg) -> bool:
+    return forward.WhichOneof("type") == "script_finished"
+
+
+def _kept(forward: ForwardMsg) -> bool:
+    element = forward.delta.new_element
+    return element.WhichOneof("type") == "toast" and element.toast.body.startswith(KEPT)
+
+
+class Person:
+    """One simulated person: a session of their own (their name in the link and the name
+    field), drawing their own digits in turn and, if asked, labelling each one read right."""
+
+    def __init__(self, url: str, name: str, recording: Recording, drawings: list[tuple]):
+        self.url, self.name, self.recording = url, name, recording
+        self.drawings = [(_as_person(message, name), digit) for message, digit in drawings]
+        self.opening = [_as_person(message, name) for message in recording.opening]
+        self.seconds: list[float] = []
+        self.wrong = self.missing = self.labelled = 0
+        self.dropped = False  # the connection was lost (its server process died)
+        self.until = float("inf")
+
+    async def attend(
+        self,
+        opened: asyncio.Barrier,
+        go: asyncio.Event,
+        period: float,
+        label_every: int | None = None,
+    ) -> None:
+        """Open the Draw page, wait at `opened` for everyone, then once `go` is set draw a
+        drawing every `period` seconds until they run out or `self.until` passes, keeping every
+        `label_every`th one read right."""
+        headers = {"Cookie": f"mnist_replica={self.name}"}
+        try:
+            async with connect(
+                self.url, subprotocols=["streamlit"], additional_headers=headers, max_size=None
+            ) as socket:
+                for message in self.opening:
+                    await socket.send(message)
+                    await _until(socket, _finished)
+                await opened.wait()
+                await go.wait()
+                await asyncio.sleep(random.uniform(0, period))
+                await self._draw(socket, period, label_every)
+        except ConnectionClosed:
+            self.dropped = True
+
+    async def _draw(self, socket, period: float, label_every: int | None) -> None:
+        for message, expected in self.drawings:
+            if time.monotonic() >= self.until:
+                return
+            started = time.monotonic()
+            await socket.send(message)
+            seen: list[ForwardMsg] = []
+            try:
+                answer = await asyncio.wait_for(
+                    _until(socket, _prediction_in, seen), ANSWER_TIMEOUT_S
+                )
+            except TimeoutError:
+                self.missing += 1
+                return
+            self.seconds.append(time.monotonic() - started)
+            self.wrong += answer != expected
+            await _until(socket, _finished, seen)
+            if label_every and answer == expected and len(self.seconds) % label_every == 0:
+                await socket.send(_pressed(message, _button_id(seen, RIGHT)))
+                try:
+                    await asyncio.wait_for(_until(socket, _kept), ANSWER_TIMEOUT_S)
+                except TimeoutError:
+                    self.missing += 1  # kept or not, the person was not told in time
+                    return
+                await _until(socket, _finished)
+                self.labelled += 1
+            await asyncio.sleep(max(0.0, started + period - time.monotonic()))
+
+
+async def _until(socket, found, seen: list | None = None):
+    """Read messages until `found(message)` is true of one; return what it returned."""
+    while True:
+        forward = ForwardMsg()
+        forward.ParseFromString(await socket.recv())
+        if seen is not None:
+            seen.append(forward)
+        result = found(forward)
+        if result:
+            return result
+
+
+def _as_person(message: bytes, name: str) -> bytes:
+    """`message` sent by `name`: their name in the link and in the Draw page's name field."""
+    back = BackMsg()
+    back.ParseFromString(message)
+    back.rerun_script.query_string = f"person={name}"
+    for widget in back.rerun_script.widget_states.widgets:
+        if widget.id.endswith(PERSON_KEY):
+            widget.string_value = name
+    return back.SerializeToString()
+
+
+def _pressed(message: bytes, button_id: str) -> bytes:
+    """`message` (a stroke's) with the button `button_id` pressed, as a browser sends a click."""
+    back = BackMsg()
+    back.ParseFromString(message)
+    back.rerun_script.widget_states.widgets.add(id=button_id, trigger_value=True)
+    return back.SerializeToString()
+
+
+def _button_id(messages: list[ForwardMsg], label_start: str) -> str:
+    for forward in messages:
+        element = forward.delta.new_element
+        if element.WhichOneof("type") == "button" and element.button.label.startswith(label_start):
+            return element.button.id
+    raise RuntimeError(f"no button labelled {label_start!r} came with the answer")
+
+
+def replays_right(ws_url: str, recording: Recording) -> bool:
+    """Whether the browser's own stroke, replayed in a new session, gets the browser's answer."""
+    replay = Person(ws_url, "replay", recording, [(recording.stroke, recording.answer)])
+
+    async def attend() -> None:
+        opened, go = asyncio.Barrier(1), asyncio.Event()
+        go.set()
+        await replay.attend(opened, go, period=0.01)
+
+    asyncio.run(attend())
+    return replay.seconds != [] and replay.wrong == 0 and replay.missing == 0

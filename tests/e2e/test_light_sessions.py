@@ -1,0 +1,70 @@
+"""The load generator's light sessions (bench/classroom.py): a browser's recorded session
+replays against the real server, and every simulated person's answers are checked against what
+the model says of their drawings here."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from mnist_core.answer import read_digit
+from mnist_core.classify import Classifier
+from mnist_core.drawn import load_drawn_set
+from mnist_core.feedback import FeedbackStore
+from mnist_core.store import find_model
+from tests.e2e.light_sessions import Person, record, replays_right, stroke_message
+
+pytestmark = pytest.mark.e2e
+
+PEOPLE = 3
+DRAWINGS_EACH = 3
+
+
+def test_a_recorded_session_replays_and_people_get_their_own_answers_and_keep_drawings(
+    server, models_folder
+):
+    recording = record(server.url)
+    ws_url = server.url.replace("http://", "ws://") + "/_stcore/stream"
+    assert recording.answer == "7"  # the browser drew a 7, and the reader reads it
+    assert replays_right(ws_url, recording)
+
+    # Test-writer drawings the page's model reads right here (so that a person's kept
+    # drawings can only confirm their later answers), each with that answer.
+    writers = load_drawn_set()
+    classifier = Classifier.load(find_model(recording.model, models_folder).path)
+    drawings = []
+    for index in np.random.default_rng(5).permutation(len(writers)):
+        canvas = writers.canvases[index]
+        rgba = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)])
+        answer = read_digit(rgba, classifier).verdict.digit
+        if answer == writers.labels[index]:
+            drawings.append((stroke_message(recording.stroke, canvas), str(answer)))
+        if len(drawings) == PEOPLE * DRAWINGS_EACH:
+            break
+    people = [Person(ws_url, f"tester-{n}", recording, drawings[n::PEOPLE]) for n in range(PEOPLE)]
+    # A control whose expected answers are all off by one: the check must catch every one.
+    shifted = [(message, str((int(answer) + 1) % 10)) for message, answer in drawings[:2]]
+    control = Person(ws_url, "tester-control", recording, shifted)
+
+    async def attend() -> None:
+        opened, go = asyncio.Barrier(PEOPLE + 1), asyncio.Event()
+        go.set()
+        await asyncio.gather(
+            *(person.attend(opened, go, period=0.2, label_every=1) for person in people),
+            control.attend(opened, go, period=0.2),
+        )
+
+    asyncio.run(attend())
+
+    assert [len(person.seconds) for person in people] == [DRAWINGS_EACH] * PEOPLE
+    assert [(person.wrong, person.missing, person.dropped) for person in people] == [
+        (0, 0, False)
+    ] * PEOPLE
+    assert control.wrong == len(shifted)
+    store = FeedbackStore.open(server.env["MNIST_FEEDBACK_DB"])
+    for person in people:  # each kept every drawing, under their own name
+        assert person.labelled == DRAWINGS_EACH
+        assert store.count(person.name) == DRAWINGS_EACH
+    assert store.count("tester-control") == 0

@@ -85,6 +85,7 @@ JOBS_ENV_VAR = "MNIST_JOBS_DIR"
 KEPT_JOBS = 5  # finished jobs' folders kept; older ones are removed when a job starts
 STOP_POLL_SECONDS = 0.1  # how often the child looks for the stop file
 WAIT_POLL_SECONDS = 0.05
+CHILD_EXIT_SECONDS = 30  # after its last report, for the child to finish exiting
 # In a job's folder:
 _SPEC, _REPORTS, _LOCK, _STOP, _PID = "spec.json", "reports.jsonl", "lock", "stop", "pid"
 _WEIGHTS = "first_layer.npz"  # the latest epoch's first-layer weights
@@ -347,6 +348,7 @@ class TrainingJob:
                 self._replace(first_layer=(int(weights["epoch"]), weights["kernel"]))
         elif kind == STATE and payload and payload[0] in FINAL_STATES:
             state, detail = payload
+            self._reap_child()
             if state == FAILED:
                 self._finish(FAILED, error=detail)
                 return
@@ -359,6 +361,13 @@ class TrainingJob:
         else:
             self._end_child()
             self._finish(FAILED, error=f"the training process sent an unknown report {kind!r}")
+
+    def _reap_child(self) -> None:
+        """Wait for a child this process launched to exit after its last report, so that it
+        leaves no zombie behind."""
+        if self._child is not None:
+            with suppress(subprocess.TimeoutExpired):
+                self._child.wait(CHILD_EXIT_SECONDS)
 
     def _end_child(self) -> None:
         """Kill the child, from whichever process: a job that failed must not train on."""

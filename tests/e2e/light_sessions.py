@@ -15,12 +15,13 @@ import base64
 import io
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import connect
@@ -66,21 +67,28 @@ class Recording:
         raise ValueError("the recorded stroke names no model")
 
 
-def record(url: str) -> Recording:
-    """Open the Draw page in Chromium, draw a digit, and keep what the page sent."""
+def record(url: str, browser: Browser | None = None) -> Recording:
+    """Open the Draw page in Chromium (`browser`, or one of its own), draw a digit, and keep
+    what the page sent."""
+    if browser is None:
+        with sync_playwright() as playwright:
+            chromium = launch_chromium(playwright)
+            try:
+                return record(url, chromium)
+            finally:
+                chromium.close()
     sent: list[bytes] = []
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
-        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
-        open_app(page, url)
-        go_to(page, "Draw")
-        opened = len(sent)
-        draw_digit(page, RECORDED_DIGIT)
-        expect(prediction(page)).to_be_visible()
-        wait_until_idle(page)
-        answer = prediction(page).inner_text().strip()
-        browser.close()
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    open_app(page, url)
+    go_to(page, "Draw")
+    opened = len(sent)
+    draw_digit(page, RECORDED_DIGIT)
+    expect(prediction(page)).to_be_visible()
+    wait_until_idle(page)
+    answer = prediction(page).inner_text().strip()
+    context.close()
     strokes = [message for message in sent[opened:] if _canvas_value(message) is not None]
     if not strokes:
         raise RuntimeError("the browser sent no drawing: did the canvas change?")
@@ -250,5 +258,23 @@ def replays_right(ws_url: str, recording: Recording) -> bool:
         go.set()
         await replay.attend(opened, go, period=0.01)
 
-    asyncio.run(attend())
+    run_apart(attend())
     return replay.seconds != [] and replay.wrong == 0 and replay.missing == 0
+
+
+def run_apart(coroutine) -> None:
+    """`asyncio.run(coroutine)` in a thread of its own: Playwright's sync API keeps an event
+    loop in the calling thread, where asyncio.run may not start another."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(coroutine)
+        except BaseException as error:  # handed to the caller below
+            failure.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]

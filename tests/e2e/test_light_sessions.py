@@ -14,7 +14,7 @@ from mnist_core.classify import Classifier
 from mnist_core.drawn import load_drawn_set
 from mnist_core.feedback import FeedbackStore
 from mnist_core.store import find_model
-from tests.e2e.light_sessions import Person, record, replays_right, stroke_message
+from tests.e2e.light_sessions import Person, record, replays_right, run_apart, stroke_message
 
 pytestmark = pytest.mark.e2e
 
@@ -23,9 +23,9 @@ DRAWINGS_EACH = 3
 
 
 def test_a_recorded_session_replays_and_people_get_their_own_answers_and_keep_drawings(
-    server, models_folder
+    browser, server, models_folder
 ):
-    recording = record(server.url)
+    recording = record(server.url, browser)
     ws_url = server.url.replace("http://", "ws://") + "/_stcore/stream"
     assert recording.answer == "7"  # the browser drew a 7, and the reader reads it
     assert replays_right(ws_url, recording)
@@ -56,7 +56,7 @@ def test_a_recorded_session_replays_and_people_get_their_own_answers_and_keep_dr
             control.attend(opened, go, period=0.2),
         )
 
-    asyncio.run(attend())
+    run_apart(attend())
 
     assert [len(person.seconds) for person in people] == [DRAWINGS_EACH] * PEOPLE
     assert [(person.wrong, person.missing, person.dropped) for person in people] == [

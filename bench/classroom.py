@@ -44,13 +44,12 @@ import numpy as np
 from harness.report import Report, markdown_table
 from harness.scoring import saved_drawn_set
 
-from mnist_core.answer import read_digit
 from mnist_core.classify import Classifier
 from mnist_core.data import prepare_mnist
 from mnist_core.feedback import FeedbackStore
 from mnist_core.store import ModelFileError, find_model
 from tests.e2e.browser import ProxiedServers, StreamlitServer, train_reader
-from tests.e2e.light_sessions import Person, Recording, record, replays_right, stroke_message
+from tests.e2e.light_sessions import Person, Recording, drawings_read_right, record, replays_right
 
 TARGET_P95_S = 0.5
 APP, MINIMAL_APP = "streamlit_app.py", "bench/minimal_app.py"
@@ -205,21 +204,6 @@ def run_step(
     )
 
 
-def read_right(model_path: Path, template: bytes) -> list[tuple]:
-    """(stroke message, its Prediction) for test-writer drawings the model reads right, so that
-    a person's labelled drawings (all right) can only confirm later answers."""
-    writers = saved_drawn_set("writers")
-    classifier = Classifier.load(model_path)
-    drawings = []
-    for index in np.random.default_rng(0).permutation(len(writers))[:DRAWINGS]:
-        canvas = writers.canvases[index]
-        rgba = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)])
-        digit = read_digit(rgba, classifier).verdict.digit
-        if digit == writers.labels[index]:
-            drawings.append((stroke_message(template, canvas), str(digit)))
-    return drawings
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
@@ -256,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SETTLE_S - 2),
     }
     baseline = {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}
+    writers, classifier = saved_drawn_set("writers"), Classifier.load(reader.path)
     ladder: list[Step] = []
     soaks: list[Step] = []
     replayed: list[bool] = []
@@ -273,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         with serve(1, extra, name, script) as servers:
             recording = record(servers.http)
-            drawings = read_right(models / f"{reader.name}.h5", recording.stroke)
+            drawings = drawings_read_right(writers, classifier, recording.stroke, DRAWINGS)
             replayed.append(replays_right(servers.ws, recording))
             warm_up(servers, recording, drawings, args)
             ladder.append(run_step(servers, recording, drawings, 60, args.seconds, args.period))
@@ -281,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{processes} process{'es' if processes > 1 else ''}"
         with serve(processes, {}, name) as servers:
             recording = record(servers.http)
-            drawings = read_right(models / f"{reader.name}.h5", recording.stroke)
+            drawings = drawings_read_right(writers, classifier, recording.stroke, DRAWINGS)
             replayed.append(replays_right(servers.ws, recording))
             warm_up(servers, recording, drawings, args)
             for people in args.people:

@@ -27,6 +27,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from mnist_core.answer import read_digit
+from mnist_core.drawn import DrawnSet
 from tests.e2e.browser import (
     VIEWPORT,
     draw_digit,
@@ -123,6 +125,25 @@ def stroke_message(template: bytes, canvas: np.ndarray) -> bytes:
             value["drawing"]["data"] = f"data:image/png;base64,{encoded}"
             widget.json_value = json.dumps(value)
     return back.SerializeToString()
+
+
+def drawings_read_right(
+    drawn: DrawnSet, classifier, template: bytes, count: int, seed: int = 0
+) -> list[tuple[bytes, str]]:
+    """Up to `count` of `drawn`'s canvases that `classifier` reads right through the app's
+    preprocessing, in a random order, each as (the recorded stroke's message carrying it, the
+    Prediction the page should show). Only drawings read right, so that a person's kept
+    drawings (all right) can only confirm their later answers."""
+    drawings = []
+    for index in np.random.default_rng(seed).permutation(len(drawn)):
+        canvas = drawn.canvases[index]
+        rgba = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)])
+        digit = read_digit(rgba, classifier).verdict.digit
+        if digit == drawn.labels[index]:
+            drawings.append((stroke_message(template, canvas), str(digit)))
+            if len(drawings) == count:
+                break
+    return drawings
 
 
 def _prediction_in(forward: ForwardMsg) -> str | None:

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 
-import numpy as np
 import pytest
 
-from mnist_core.answer import read_digit
 from mnist_core.classify import Classifier
 from mnist_core.drawn import load_drawn_set
 from mnist_core.feedback import FeedbackStore
 from mnist_core.store import find_model
-from tests.e2e.light_sessions import Person, record, replays_right, run_apart, stroke_message
+from tests.e2e.light_sessions import (
+    Person,
+    drawings_read_right,
+    record,
+    replays_right,
+    run_apart,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,19 +34,13 @@ def test_a_recorded_session_replays_and_people_get_their_own_answers_and_keep_dr
     assert recording.answer == "7"  # the browser drew a 7, and the reader reads it
     assert replays_right(ws_url, recording)
 
-    # Test-writer drawings the page's model reads right here (so that a person's kept
-    # drawings can only confirm their later answers), each with that answer.
-    writers = load_drawn_set()
-    classifier = Classifier.load(find_model(recording.model, models_folder).path)
-    drawings = []
-    for index in np.random.default_rng(5).permutation(len(writers)):
-        canvas = writers.canvases[index]
-        rgba = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)])
-        answer = read_digit(rgba, classifier).verdict.digit
-        if answer == writers.labels[index]:
-            drawings.append((stroke_message(recording.stroke, canvas), str(answer)))
-        if len(drawings) == PEOPLE * DRAWINGS_EACH:
-            break
+    drawings = drawings_read_right(
+        load_drawn_set(),
+        Classifier.load(find_model(recording.model, models_folder).path),
+        recording.stroke,
+        PEOPLE * DRAWINGS_EACH,
+        seed=5,
+    )
     people = [Person(ws_url, f"tester-{n}", recording, drawings[n::PEOPLE]) for n in range(PEOPLE)]
     # A control whose expected answers are all off by one: the check must catch every one.
     shifted = [(message, str((int(answer) + 1) % 10)) for message, answer in drawings[:2]]

@@ -4,8 +4,8 @@ Streamlit runs a full `gc.collect()` after every script run, each stroke's inclu
 most of a stroke's server CPU; `.streamlit/config.toml` turns that off (`runner.postScriptGC`).
 Without any full collection, though, reference cycles left by closed sessions pile up until
 Python's own collector reaches its oldest generation, then all at once. So one thread per
-server process collects every COLLECT_EVERY_SECONDS instead: the memory stays flat, and the
-cost is one collection now and then rather than one per stroke.
+server process collects every COLLECT_EVERY_SECONDS instead: cycles are freed within seconds,
+at the cost of one collection now and then rather than one per stroke.
 """
 
 from __future__ import annotations

@@ -386,8 +386,8 @@ def soak_table(soaks: list[Step], args) -> str:
         f"**{SOAK_PEOPLE} people for {args.soak / 60:g} minutes**, each keeping every "
         f"{LABEL_EVERY}th drawing read right with Right! (under their own name, so into their own "
         "memory; each keep reruns the whole page). With several processes "
-        "one is killed halfway: only its people drop; it is started again empty.\n\n"
-        + markdown_table(headers, rows)
+        "one is killed halfway and started again empty; dropped: the people whose connection "
+        "it took.\n\n" + markdown_table(headers, rows)
     )
 
 

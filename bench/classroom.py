@@ -275,8 +275,10 @@ def main(argv: list[str] | None = None) -> int:
                 say(step)
                 if not step.held:
                     break
-            if args.soak:
-                kill = args.soak / 2 if processes > 1 else None
+        if args.soak:  # on fresh servers, so that memory starts from a baseline of its own
+            with serve(processes, {}, name) as servers:
+                recording = record(servers.http)
+                warm_up(servers, recording, drawings, args)
                 soak = run_step(
                     servers,
                     recording,
@@ -285,11 +287,14 @@ def main(argv: list[str] | None = None) -> int:
                     args.soak,
                     args.period,
                     label_every=LABEL_EVERY,
-                    kill_after=kill,
+                    kill_after=args.soak / 2 if processes > 1 else None,
                 )
-                soaks.append(soak)
-                say(soak)
-    shutil.rmtree(folder, ignore_errors=True)
+            soaks.append(soak)
+            say(soak)
+    if any(step.wrong or step.missing for step in soaks):
+        print(f"the servers' logs are kept in {folder}", file=sys.stderr)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
     report.add(ladder_table(ladder), held_line(ladder, replayed), soak_table(soaks, args))
     report.publish()
     return 0 if all(replayed) else 1
@@ -387,7 +392,17 @@ def soak_table(soaks: list[Step], args) -> str:
         f"{LABEL_EVERY}th drawing read right with Right! (under their own name, so into their own "
         "memory; each keep reruns the whole page). With several processes "
         "one is killed halfway and started again empty; dropped: the people whose connection "
-        "it took.\n\n" + markdown_table(headers, rows)
+        "it took.\n\n"
+        + markdown_table(headers, rows)
+        + "\n\n"
+        + "  \n".join(
+            f"{step.servers}: memory after close {step.memory_mib[-1] - step.memory_mib[0]:+.0f} "
+            f"MiB from before the people came, {max(step.memory_mib) - step.memory_mib[0]:+.0f} "
+            "MiB at most while they drew"
+            + (" (the process that lived on)" if "processes" in step.servers else "")
+            + "."
+            for step in soaks
+        )
     )
 
 

@@ -76,9 +76,8 @@ class TrainConfig:
 PRESETS = {
     "reference": TrainConfig(),
     # The convnet with a dense layer, on augmented batches at keras-io's batch 128: the model
-    # for drawn digits. Chosen on drawings made like the drawn-digit set from MNIST *training*
-    # digits, never on a test set: bench/drawn_validation.py, whose results (with the plain
-    # convnet's, which underfits distorted digits) the README quotes.
+    # for drawn digits. Chosen on the validation writers (fonts no test writer uses), never on
+    # a test set: bench/drawn_validation.py, whose results the README quotes.
     "best": TrainConfig(
         architecture="cnn-dense", epochs=25, batch_size=128, dropout=0.5, augment=True
     ),

@@ -14,11 +14,12 @@ from app_pages.access import is_locked, locked_help, unlock_ui
 from app_pages.active_model import active_model, file_version
 from app_pages.canvas import drawing_canvas
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
-from app_pages.person import memory_ui, person_ui, personal_reader
+from app_pages.person import memory_ui, memoryless_reader, person_ui, personal_reader
 from app_pages.training_job import TRAIN_PAGE, start_training
 from app_pages.why_ui import upload_why_ui, why_ui
 from mnist_core.answer import PREVIEW_SCALE, Answer, DigitClassifier, read_digit
 from mnist_core.config import TrainConfig
+from mnist_core.feedback import FeedbackError
 from mnist_core.personal import PersonalClassifier
 from mnist_core.preprocess import EmptyImageError, ImageError, load_image
 from mnist_core.store import ModelFileError, SavedModel, list_models
@@ -47,7 +48,7 @@ def draw_page() -> None:
     with name_column:
         person = person_ui()
     try:
-        reader = personal_reader(saved, person)
+        reader = _reader_for(saved, person)
     except ModelFileError as error:
         st.error(
             f"The model **{saved.name}** cannot be used: {error}. "
@@ -61,6 +62,15 @@ def draw_page() -> None:
     _upload_ui(reader, saved, person)
     st.divider()
     gallery_ui(saved, person)
+
+
+def _reader_for(saved: SavedModel, person: str) -> PersonalClassifier:
+    """`person`'s reader; the model alone, said plainly, when their drawings cannot be read."""
+    try:
+        return personal_reader(saved, person)
+    except FeedbackError as error:
+        st.warning(f"Your labelled drawings cannot be read, so the model reads alone: {error}.")
+        return memoryless_reader(saved)
 
 
 @st.fragment

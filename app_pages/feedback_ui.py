@@ -90,11 +90,12 @@ def _keep(
         drawing_id = store.add(
             image, canvas, label, verdict.digit, verdict.probability, model_name, person
         )
+        kept = store.count(person)
     except FeedbackError as error:
         st.error(f"The drawing could not be kept: {error}.")
         return
     st.session_state[_KEPT] = {**st.session_state.get(_KEPT, {}), fingerprint: (label, drawing_id)}
-    st.session_state[_NOTICE] = f"Kept as {a_digit(label)}. Drawings: {store.count(person)}."
+    st.session_state[_NOTICE] = f"Kept as {a_digit(label)}. Drawings: {kept}."
     st.rerun()  # the whole page, not just the canvas' fragment: the gallery shows it
 
 

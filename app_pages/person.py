@@ -75,12 +75,18 @@ def _rename() -> None:
 def personal_reader(saved: SavedModel, person: str) -> PersonalClassifier:
     """`saved`'s classifier with `person`'s memory: built again when the model or their
     drawings change, shared by every session of that person. Raises `store.ModelFileError`
-    when the model file is unsafe, broken or gone."""
+    when the model file is unsafe, broken or gone, and `FeedbackError` when the drawings
+    cannot be read (`memoryless_reader` still reads)."""
     path = feedback_path()
     if not path.exists():  # looking never creates the store
-        return _reader(str(saved.path), file_version(saved), None, person, (0, 0))
+        return memoryless_reader(saved)
     version = FeedbackStore.open(path).version(person)
     return _reader(str(saved.path), file_version(saved), str(path), person, version)
+
+
+def memoryless_reader(saved: SavedModel) -> PersonalClassifier:
+    """`saved`'s classifier with an empty memory."""
+    return _reader(str(saved.path), file_version(saved), None, EVERYONE, (0, 0))
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

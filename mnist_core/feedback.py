@@ -139,16 +139,8 @@ class FeedbackStore:
             raise FeedbackError(f"{store.path} is not a file, so it cannot hold drawings")
         try:
             store.path.parent.mkdir(parents=True, exist_ok=True)
-            with store.path.open("ab+") as file:  # creates an empty file, reads an old one
-                file.seek(0)
-                header = file.read(len(_SQLITE_HEADER))
         except OSError as error:
             raise FeedbackError(f"{store.path} cannot be opened: {error.strerror}") from None
-        if header not in (b"", _SQLITE_HEADER):
-            raise FeedbackError(
-                f"{store.path} is not a SQLite database: move it away or name another file "
-                f"with ${PATH_ENV_VAR}"
-            )
         store._prepare()
         return store
 
@@ -316,7 +308,13 @@ class FeedbackStore:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        """A fresh autocommit connection; SQLite's errors become a FeedbackError naming the file."""
+        """A fresh autocommit connection; SQLite's errors become a FeedbackError naming the file.
+
+        Only SQLite opens the file while it may be in use: closing any other descriptor of it
+        would drop every lock this process's connections hold on it (POSIX locks belong to the
+        process), and another server process could then checkpoint and delete the write-ahead
+        log under them, corrupting the file.
+        """
         try:
             connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as error:
@@ -327,9 +325,23 @@ class FeedbackStore:
             connection.execute("PRAGMA synchronous = NORMAL")
             yield connection
         except sqlite3.DatabaseError as error:
+            if error.sqlite_errorcode == sqlite3.SQLITE_NOTADB and not self._has_sqlite_header():
+                raise FeedbackError(
+                    f"{self.path} is not a SQLite database: move it away or name another file "
+                    f"with ${PATH_ENV_VAR}"
+                ) from None
             raise FeedbackError(f"{self.path} cannot be used as a drawing store: {error}") from None
         finally:
             connection.close()
+
+    def _has_sqlite_header(self) -> bool:
+        """Whether the file starts as SQLite's do; read only once SQLite has refused it, when
+        no connection of ours can be holding a lock on it."""
+        try:
+            with self.path.open("rb") as file:
+                return file.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
+        except OSError:
+            return True  # say what SQLite said
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:

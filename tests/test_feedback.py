@@ -179,6 +179,35 @@ def test_refuses_a_file_that_is_not_sqlite_naming_it(tmp_path):
         FeedbackStore.open(damaged)
 
 
+_EXCLUSIVE_PROBE = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], timeout=0)
+try:
+    print(connection.execute("PRAGMA journal_mode = DELETE").fetchone()[0])
+except sqlite3.OperationalError as error:
+    print(error)
+"""
+
+
+def test_opening_the_store_keeps_the_locks_of_this_processs_other_connections(tmp_path):
+    """Another session's call, mid-read in this process, keeps its lock while a rerun opens
+    the store: otherwise another server process may take the file to itself (here, to leave
+    WAL mode; in a classroom, to delete the write-ahead log under the reader)."""
+    path = tmp_path / "feedback.sqlite"
+    FeedbackStore.open(path)
+    reading = sqlite3.connect(path, isolation_level=None)
+    reading.execute("BEGIN")
+    reading.execute("SELECT count(*) FROM drawings").fetchone()
+
+    FeedbackStore.open(path)
+    probe = [sys.executable, "-c", _EXCLUSIVE_PROBE, str(path)]
+    answer = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+
+    assert answer == "database is locked"
+    reading.close()
+    assert subprocess.run(probe, capture_output=True, text=True).stdout.strip() == "delete"
+
+
 @pytest.mark.parametrize(
     "setup",
     ["CREATE TABLE invoices (total REAL)", "PRAGMA user_version = 99"],

@@ -288,6 +288,23 @@ def test_right_keeps_the_drawing_with_the_models_answer(with_model):
     assert gallery(app).image[0].proto.imgs[0].caption == "1 · said 1 ✓"
 
 
+def test_a_damaged_store_is_said_plainly_the_model_still_reads_and_nothing_is_written(
+    with_model, feedback_db
+):
+    damaged = b"SQLite format 3\x00" + bytes(range(256)) * 20
+    feedback_db.write_bytes(damaged)
+    app = open_page(DRAW)
+    draw(app, VERTICAL_LINE)
+
+    assert not app.exception
+    assert "labelled drawings cannot be read, so the model reads alone" in app.warning[0].value
+    assert predictions(app)[0].value == "1"
+    button(app, "Right! A 1").click().run()
+    assert not app.exception
+    assert any(e.value.startswith("The drawing could not be kept") for e in app.error)
+    assert feedback_db.read_bytes() == damaged
+
+
 def test_a_new_drawing_can_be_labelled_again(with_model):
     app = open_page(DRAW)
     draw(app, VERTICAL_LINE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -187,16 +188,23 @@ def read_saved_model(h5_path: str | os.PathLike) -> SavedModel:
     if not h5_path.is_file():
         raise ModelFileError(f"no model file at {h5_path}")
     try:
-        values = json.loads(sidecar.read_text())
+        status = sidecar.stat()
+        record = _read_record(str(sidecar), status.st_ino, status.st_mtime_ns, status.st_size)
     except FileNotFoundError:
         raise ModelFileError(f"{h5_path} has no record beside it ({sidecar.name})") from None
+    except RecordError as error:  # a ValueError: first
+        raise ModelFileError(f"{sidecar} is not a model record this app reads: {error}") from None
     except (OSError, ValueError) as error:
         raise ModelFileError(f"{sidecar} cannot be read: {error}") from None
-    try:
-        record = ModelRecord.from_dict(values)
-    except RecordError as error:
-        raise ModelFileError(f"{sidecar} is not a model record this app reads: {error}") from None
     return SavedModel(h5_path.stem, h5_path, record)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_record(sidecar: str, inode: int, modified_ns: int, size: int) -> ModelRecord:
+    """The record in `sidecar`, parsed once per version of the file (the other arguments say
+    which): the app lists every model on every page run, and a record holds its mistakes'
+    images. Records are written whole and renamed into place, so a new one is a new inode."""
+    return ModelRecord.from_dict(json.loads(Path(sidecar).read_text()))
 
 
 def delete_model(name: str, directory=None) -> None:

@@ -199,6 +199,17 @@ def test_a_record_written_by_the_previous_version_loads(models_dir):
     assert record.to_dict() == unchanged
 
 
+def test_a_record_is_read_once_per_version_of_its_file(models_dir):
+    """Every page run lists the models: their records (with images) are parsed once."""
+    _save("kept", None, accuracy=0.5)
+    first = store.find_model("kept").record
+    assert store.list_models()[0].record is first
+    sidecar = json.loads((models_dir / "kept.json").read_text())
+    sidecar["evaluation"]["accuracy"] = 0.75
+    store._write_json_atomically(models_dir / "kept.json", sidecar)  # as a save writes it
+    assert store.find_model("kept").record.evaluation.accuracy == 0.75
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

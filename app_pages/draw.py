@@ -88,7 +88,7 @@ def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> N
             )
         else:
             _show_answer(answer)
-            label_ui(answer, saved.name, person, canvas=picture)
+            label_ui(answer, saved.name, person, "canvas", canvas=picture)
             why_ui(answer, reader, str(saved.path), file_version(saved))
 
 
@@ -223,7 +223,7 @@ def _show_upload(upload, reader: PersonalClassifier, saved: SavedModel, person: 
     )
     if not verdict.is_sure:
         verdict_column.caption(str(verdict).capitalize())
-    label_ui(answer, saved.name, person)
+    label_ui(answer, saved.name, person, f"upload_{upload.file_id}")
     upload_why_ui(
         answer, reader, str(saved.path), file_version(saved), key=f"why_upload_{upload.file_id}"
     )

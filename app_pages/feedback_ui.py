@@ -29,6 +29,7 @@ EXPORT_NAME = "my_drawings.npz"
 _GALLERY_COLUMNS = 8
 _THUMBNAIL_SCALE = 3  # a 28x28 drawing is shown at 84 px, in whole screen pixels: no blur
 _KEPT = "feedback_kept"  # fingerprint -> (label, id) of each picture kept this session
+_SHOWN = "feedback_shown"  # slot -> fingerprint of the picture it shows
 _NOTICE = "feedback_notice"  # what the last action did, said once on the next run
 _IMPORT_ERROR = "feedback_import_error"
 _UPLOADS = "feedback_uploads"  # bumped after each import: a fresh, empty uploader
@@ -41,14 +42,20 @@ def show_notice() -> None:
 
 
 def label_ui(
-    answer: Answer, model_name: str, person: str, canvas: np.ndarray | None = None
+    answer: Answer, model_name: str, person: str, slot: str, canvas: np.ndarray | None = None
 ) -> None:
     """ "Right!" or "Wrong? It was a _": keep `person`'s drawing with its true digit, once.
 
     `canvas` is the drawing as drawn; None for an upload, which is kept as its 28x28 alone.
-    The widgets' keys name the picture (the 28x28 the model saw: a new stroke changes it), so
-    each upload has its own and a new drawing starts unlabelled."""
+    `slot` names where the picture is shown (the canvas, or one upload): the widgets' keys name
+    the slot, not the picture, because Streamlit keeps every widget id a session has ever
+    had, and a key per picture would add three with every stroke. When the slot shows a new
+    picture (a new stroke changes the 28x28 the model saw), its digit choice starts empty."""
     fingerprint = hashlib.blake2b(answer.image.tobytes(), digest_size=16).hexdigest()
+    shown = st.session_state.setdefault(_SHOWN, {})
+    if shown.get(slot) != fingerprint:
+        shown[slot] = fingerprint
+        st.session_state.pop(f"feedback_label_{slot}", None)
     kept = st.session_state.get(_KEPT, {})
     if fingerprint in kept:
         label, _drawing_id = kept[fingerprint]
@@ -62,12 +69,12 @@ def label_ui(
     question = st.container(horizontal=True, vertical_alignment="center")
     question.markdown("**Was it right?**", width="content")
     right = question.button(
-        f"Right! {a_digit(predicted).capitalize()}", key=f"feedback_right_{fingerprint}"
+        f"Right! {a_digit(predicted).capitalize()}", key=f"feedback_right_{slot}"
     )
     correction = st.container(horizontal=True, vertical_alignment="bottom")
-    label = correction.pills("Wrong? It was a", range(10), key=f"feedback_label_{fingerprint}")
+    label = correction.pills("Wrong? It was a", range(10), key=f"feedback_label_{slot}")
     save = correction.button(
-        "Save", type="primary", disabled=label is None, key=f"feedback_save_{fingerprint}"
+        "Save", type="primary", disabled=label is None, key=f"feedback_save_{slot}"
     )
     if canvas is not None:
         st.caption("A labelled drawing teaches the app your handwriting at once.")

@@ -168,9 +168,9 @@ def test_uploads_are_labelled_like_drawings_each_with_its_own_buttons(with_model
     assert len([b for b in app.button if b.label.startswith("Right!")]) == 2
 
     wrong = (int(y_test[1]) + 1) % 10
-    fingerprint_key = next(p.key for p in app.pills if p.key.startswith("feedback_label_"))
-    app.pills(key=fingerprint_key).set_value(wrong).run()
-    save_key = fingerprint_key.replace("feedback_label_", "feedback_save_")
+    slot_key = next(p.key for p in app.pills if p.key.startswith("feedback_label_upload_"))
+    app.pills(key=slot_key).set_value(wrong).run()
+    save_key = slot_key.replace("feedback_label_", "feedback_save_")
     app.button(key=save_key).click().run()
 
     assert not app.exception
@@ -315,6 +315,21 @@ def test_a_new_drawing_can_be_labelled_again(with_model):
     assert app.pills[0].value is None
     button(app, "Right! A 1").click().run()
     assert FeedbackStore.open().count() == 2
+
+
+def test_each_stroke_reuses_the_labelling_widgets_and_a_new_drawing_starts_unlabelled(
+    with_model,
+):
+    """Streamlit keeps every widget id a session ever had: keys per drawing would pile up."""
+    app = open_page(DRAW)
+    draw(app, VERTICAL_LINE)
+    keys = sorted(str(widget.key) for widget in [*app.pills, *app.button])
+    app.pills(key="feedback_label_canvas").set_value(7).run()
+
+    draw(app, [[(150, 40), (146, 240)]])  # another 1
+
+    assert sorted(str(widget.key) for widget in [*app.pills, *app.button]) == keys
+    assert app.pills(key="feedback_label_canvas").value is None
 
 
 def test_delete_in_the_gallery_forgets_that_drawing(with_model):

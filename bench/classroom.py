@@ -53,7 +53,7 @@ from tests.e2e.light_sessions import Person, Recording, drawings_read_right, rec
 
 TARGET_P95_S = 0.5
 APP, MINIMAL_APP = "streamlit_app.py", "bench/minimal_app.py"
-SETTLE_S = 8  # after the sessions close, before memory is read again
+SETTLE_S = 25  # after the sessions close (their TTL, then a collection), before memory is read
 DRAWINGS = 600  # test-writer drawings the people draw from
 LADDER = [60, 120, 180, 240, 300, 400, 500, 600, 800]  # people per step, until one is not held
 SOAK_PEOPLE = 100

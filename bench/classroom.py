@@ -44,6 +44,7 @@ import numpy as np
 from harness.report import Report, markdown_table
 from harness.scoring import saved_drawn_set
 
+from app_pages.garbage import COLLECT_EVERY_SECONDS
 from mnist_core.classify import Classifier
 from mnist_core.data import prepare_mnist
 from mnist_core.feedback import FeedbackStore
@@ -54,7 +55,8 @@ from tests.e2e.light_sessions import Person, Recording, drawings_read_right, rec
 TARGET_P95_S = 0.5
 APP, MINIMAL_APP = "streamlit_app.py", "bench/minimal_app.py"
 SESSION_TTL_S = 6  # a closed session's memory is freed this long after it closed
-SETTLE_S = 25  # after the sessions close: their TTL, then the next 10 s collection
+# After the sessions close, before memory is read: their TTL, then a collection, and a margin.
+SETTLE_S = SESSION_TTL_S + COLLECT_EVERY_SECONDS + 9
 DRAWINGS = 600  # test-writer drawings the people draw from
 LADDER = [60, 120, 180, 240, 300, 400, 500, 600, 800]  # people per step, until one is not held
 SOAK_PEOPLE = 100
@@ -278,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.soak:  # on fresh servers, so that memory starts from a baseline of its own
             with serve(processes, {}, name) as servers:
                 recording = record(servers.http)
+                drawings = drawings_read_right(writers, classifier, recording.stroke, DRAWINGS)
                 warm_up(servers, recording, drawings, args)
                 soak = run_step(
                     servers,

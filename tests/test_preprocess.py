@@ -176,6 +176,27 @@ def test_matches_the_step_by_step_reference(image):
     )
 
 
+def test_one_coloured_pixel_on_a_canvas_is_read_by_its_luma():
+    canvas = canvas_of("seven")
+    row, column = np.argwhere(canvas[:, :, 0] == 255)[0]
+    canvas[row, column, 1:3] = 0  # pure red: luma 0.299, where its red channel says 1
+
+    np.testing.assert_allclose(
+        to_mnist(canvas, even_width=False), reference_to_mnist(canvas), rtol=0, atol=1e-6
+    )
+
+
+def test_one_transparent_pixel_on_a_canvas_shows_the_sheet():
+    canvas = canvas_of("seven")
+    row, column = np.argwhere(canvas[:, :, 0] == 255)[0]
+    canvas[row, column, 3] = 0
+
+    ink = to_grey_ink(canvas)
+
+    assert ink[row, column] == 0  # flattened onto the black sheet
+    assert ink[canvas[:, :, 3] == 255].max() == 1
+
+
 @pytest.mark.parametrize("name", DIGITS)
 def test_output_is_an_mnist_like_digit(name):
     digit = to_mnist(canvas_of(name))

@@ -1,4 +1,5 @@
-"""Garbage collection at a better moment than after every script run.
+"""Garbage collection at a better moment than after every script run, and freed memory given
+back to the system.
 
 Streamlit runs a full `gc.collect()` after every script run, each stroke's included, which was
 most of a stroke's server CPU; `.streamlit/config.toml` turns that off (`runner.postScriptGC`).
@@ -6,20 +7,54 @@ Without any full collection, though, reference cycles left by closed sessions pi
 Python's own collector reaches its oldest generation, then all at once. So one thread per
 server process collects every COLLECT_EVERY_SECONDS instead: cycles are freed within seconds,
 at the cost of one collection now and then rather than one per stroke.
+
+Freed is not yet returned. glibc's malloc raises its mmap threshold each time a large block is
+freed, so canvas-sized arrays soon come from the heaps of the script threads, where freeing
+them leaves holes the heaps keep: the memory closed sessions used stayed with the process. A
+fixed threshold (`mallopt`) keeps large blocks in mappings of their own, unmapped when freed,
+and `malloc_trim` after each collection hands back the heaps' free pages. Elsewhere than glibc
+both are skipped.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import threading
 
 import streamlit as st
 
 COLLECT_EVERY_SECONDS = 10.0
+MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's initial value, kept from then on
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's <malloc.h>
+
+
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not Linux, or not glibc
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
+_GLIBC = _glibc()
+
+
+def fix_mmap_threshold() -> None:
+    """Keep large blocks out of malloc's heaps for good (see the module's docstring)."""
+    if _GLIBC is not None:
+        _GLIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+
+
+def collect() -> None:
+    """A full collection, then malloc's free pages handed back to the system."""
+    gc.collect()
+    if _GLIBC is not None:
+        _GLIBC.malloc_trim(0)
 
 
 class Collector:
-    """A thread that runs `gc.collect()` every `seconds` until `stop()`."""
+    """A thread that runs `collect()` every `seconds` until `stop()`."""
 
     def __init__(self, seconds: float) -> None:
         self._stopped = threading.Event()
@@ -34,10 +69,12 @@ class Collector:
 
     def _collect(self, seconds: float) -> None:
         while not self._stopped.wait(seconds):
-            gc.collect()
+            collect()
 
 
 @st.cache_resource
 def collect_garbage_regularly() -> Collector:
-    """Start, once per server process, the thread that collects garbage regularly."""
+    """Once per server process: fix malloc's mmap threshold, and start the thread that collects
+    garbage regularly."""
+    fix_mmap_threshold()
     return Collector(COLLECT_EVERY_SECONDS)

@@ -149,9 +149,11 @@ def run_step(
     kill_after: float | None = None,
 ) -> Step:
     """`people` open the Draw page, then draw for `seconds`; measured while they draw. With
-    `kill_after`, one server process is killed that many seconds in."""
+    `kill_after`, one server process is killed that many seconds in; memory is then that of
+    the processes that live on."""
     pids = servers.pids()
-    memory = [rss_mib(pids)]
+    watched = pids[:-1] if kill_after is not None else pids
+    memory = [rss_mib(watched)]
     tag = secrets.token_hex(3)
     crowd = [
         Person(
@@ -181,7 +183,7 @@ def run_step(
                 os.kill(pids[-1], signal.SIGKILL)
                 killed = True
             if time.monotonic() >= next_sample:
-                memory.append(rss_mib(pids))
+                memory.append(rss_mib(watched))
                 next_sample += 60
         await asyncio.gather(*attending)
         answered = sum(len(person.seconds) for person in crowd)
@@ -190,7 +192,7 @@ def run_step(
 
     asyncio.run(meet())
     time.sleep(SETTLE_S)  # the sessions have closed (and their TTL passed): memory back?
-    memory.append(rss_mib(pids))
+    memory.append(rss_mib(watched))
     store = FeedbackStore.open(servers.env["MNIST_FEEDBACK_DB"])
     return Step(
         servers=servers.name,
@@ -395,14 +397,14 @@ def soak_table(soaks: list[Step], args) -> str:
         f"{LABEL_EVERY}th drawing read right with Right! (under their own name, so into their own "
         "memory; each keep reruns the whole page). With several processes "
         "one is killed halfway and started again empty; dropped: the people whose connection "
-        "it took.\n\n"
+        "it took; memory is that of the processes that lived on.\n\n"
         + markdown_table(headers, rows)
         + "\n\n"
         + "  \n".join(
             f"{step.servers}: memory after close {step.memory_mib[-1] - step.memory_mib[0]:+.0f} "
             f"MiB from before the people came, {max(step.memory_mib) - step.memory_mib[0]:+.0f} "
             "MiB at most while they drew"
-            + (" (the process that lived on)" if "processes" in step.servers else "")
+            + (" (the processes that lived on)" if "processes" in step.servers else "")
             + "."
             for step in soaks
         )

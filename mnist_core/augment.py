@@ -5,8 +5,7 @@ People draw digits slanted, squeezed, rotated, thick or thin and wobbly; MNIST's
 (shift, scale per axis, rotation, shear) and an elastic wobble (Simard, Steinkraus & Platt 2003:
 random displacement fields smoothed by a Gaussian), composed into a single resampling per image
 so the strokes are blurred once, after a stroke-thickness change (grey dilation or erosion).
-Given the labels, some 1s first get a European flag, some 7s a crossbar and some 9s a small head
-and a hooked tail (`add_styles`).
+Given the labels, some 1s first get a European flag and some 7s a crossbar (`add_styles`).
 Labels are never touched: every distortion keeps the digit what it was.
 
 NumPy and SciPy do the work; Keras is needed only for `AugmentedBatches`, which feeds
@@ -16,7 +15,6 @@ NumPy and SciPy do the work; Keras is needed only for `AugmentedBatches`, which 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -51,7 +49,6 @@ class Augmentation:
     elastic_alpha: float = 20.0  # Simard's alpha: scale of the displacement field, in pixels
     elastic_sigma: float = 4.0  # Simard's sigma: smoothing of the field, in pixels
     style_share: float = 0.3  # of the 1s given a European flag, and of the 7s a crossbar
-    nine_share: float = 0.1  # of the 9s given a small head and a hooked tail
 
     def __post_init__(self) -> None:
         for name in ("max_shift", "max_rotation", "max_shear", "elastic_alpha"):
@@ -68,9 +65,8 @@ class Augmentation:
             raise AugmentationError(f"scale must be positive, not {self.scale!r}")
         if self.max_rotation > 180:
             raise AugmentationError(f"max_rotation is in degrees, at most 180: {self.max_rotation}")
-        for name in ("style_share", "nine_share"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise AugmentationError(f"{name} must be in [0, 1], not {getattr(self, name)!r}")
+        if not 0 <= self.style_share <= 1:
+            raise AugmentationError(f"style_share must be in [0, 1], not {self.style_share!r}")
 
 
 NO_AUGMENTATION = Augmentation(
@@ -81,7 +77,6 @@ NO_AUGMENTATION = Augmentation(
     thickness=(0, 0),
     elastic_alpha=0,
     style_share=0,
-    nine_share=0,
 )
 
 
@@ -94,8 +89,8 @@ def augment_batch(
     """A distorted copy of `images` (n, height, width), same shape and dtype, values in range.
 
     Integer images (uint8 pixels) are rounded back to integers; float images keep their values'
-    range. The same `rng` state gives the same result. With `labels`, some 1s, 7s and 9s are first
-    written as people outside America write them (see `add_styles`).
+    range. The same `rng` state gives the same result. With `labels`, some 1s and 7s are first
+    written the European way (see `add_styles`).
     """
     augmentation = augmentation or Augmentation()
     images = np.asarray(images)
@@ -106,10 +101,8 @@ def augment_batch(
     if images.dtype.kind not in "uif":
         raise AugmentationError(f"expected images of numbers, got values of type {images.dtype}")
     pixels = images.astype(np.float32)
-    if labels is not None and max(augmentation.style_share, augmentation.nine_share) > 0:
-        pixels = add_styles(
-            pixels, np.asarray(labels), rng, augmentation.style_share, augmentation.nine_share
-        )
+    if labels is not None and augmentation.style_share > 0:
+        pixels = add_styles(pixels, np.asarray(labels), rng, augmentation.style_share)
     pixels = _change_thickness(pixels, rng.uniform(*augmentation.thickness, size=len(images)))
     rows, columns = _affine_coordinates(images.shape, augmentation, rng)
     if augmentation.elastic_alpha > 0:
@@ -124,33 +117,22 @@ def augment_batch(
 
 
 def add_styles(
-    pixels: np.ndarray,
-    labels: np.ndarray,
-    rng: np.random.Generator,
-    share: float,
-    nine_share: float,
+    pixels: np.ndarray, labels: np.ndarray, rng: np.random.Generator, share: float
 ) -> np.ndarray:
-    """Give `share` of the 1s a flag and of the 7s a crossbar, and `nine_share` of the 9s a
-    small head and a hooked tail, as writers outside America do.
+    """Give `share` of the 1s a flag and of the 7s a crossbar, as European writers do.
 
-    MNIST's writers were American: its 1s are bare strokes, its 7s uncrossed and its 9s a big
-    loop on a straight stem, so a model trained on it reads a flagged 1 as a 7 and a 9 written
-    like a cursive g as a 3. A flag is a straight line as wide as the digit's own, of a random
-    length and angle, from the top of a 1 down to the left (some flagged 1s also stand on a
-    foot, as many people and most typefaces write them); a crossbar crosses a 7's stem at
-    mid-height; a 9 is redrawn by `_hook_nine`. `pixels` is float (n, height, width); a
-    changed copy is returned.
+    MNIST's writers were American: its 1s are bare strokes and its 7s uncrossed, so a model
+    trained on it reads a flagged 1 as a 7. The added stroke is a straight line as wide as the
+    digit's own, of a random length and angle: from the top of a 1 down to the left, or across
+    a 7's stem at mid-height. Some flagged 1s also stand on a foot, as many people (and most
+    typefaces) write them. `pixels` is float (n, height, width); a changed copy is returned.
     """
     styled = pixels.copy()
-    shares = np.where(labels == 9, nine_share, np.where(np.isin(labels, (1, 7)), share, 0))
-    chosen = np.flatnonzero(rng.random(len(labels)) < shares)
+    chosen = np.flatnonzero(np.isin(labels, (1, 7)) & (rng.random(len(labels)) < share))
     for index in chosen:
         image = styled[index]
         ink = np.argwhere(image > 0.5 * image.max(initial=0))
         if len(ink) < 2:
-            continue
-        if labels[index] == 9:
-            styled[index] = _hook_nine(image, ink, rng)
             continue
         top, bottom = ink[:, 0].min(), ink[:, 0].max()
         height = max(bottom - top, 1)
@@ -173,46 +155,6 @@ def add_styles(
         width = rng.uniform(1.5, 2.5)
         styled[index] = np.maximum(image, image.max() * _line(image.shape, start, end, width))
     return styled
-
-
-def _hook_nine(image: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 9 (`ink` its inked pixels' (row, column)) written with a small head and a tail that
-    hooks to the left: the head's rows are squeezed towards the top and its width towards
-    the stem, the stem stretched to keep the digit's height, and the stem's end replaced by
-    an arc curling left (and, past a half turn, back up)."""
-    top, bottom = ink[:, 0].min(), ink[:, 0].max()
-    height = max(bottom - top, 1)
-    head, squeeze = height / 2, rng.uniform(0.55, 0.9)
-    rows = np.arange(image.shape[0], dtype=np.float64)
-    split = top + squeeze * head  # where the head ends, after squeezing
-    stretch = (height - head) / (height - squeeze * head)
-    source_rows = np.where(
-        rows < split, top + (rows - top) / squeeze, top + head + (rows - split) * stretch
-    )
-    source_rows = np.where(rows < top, rows, source_rows)
-    in_head = np.clip((split - rows) / 2, 0, 1)  # 1 in the head, easing to 0 below it
-    narrowing = 1 - in_head * (1 - squeeze)
-    stem_side = ink[ink[:, 0] < top + head, 1].max()
-    columns = np.arange(image.shape[1], dtype=np.float64)
-    source_columns = stem_side + (columns - stem_side) / narrowing[:, np.newaxis]
-    source_rows = np.broadcast_to(source_rows[:, np.newaxis], image.shape)
-    resampled = _bilinear(image[np.newaxis], source_rows[np.newaxis], source_columns[np.newaxis])
-    redrawn = np.clip(resampled[0], 0, image.max())  # interpolation may round past the ink
-
-    radius = rng.uniform(0.12, 0.22) * height
-    start_row = round(bottom - radius)
-    stem = np.flatnonzero(redrawn[start_row] > 0.5 * redrawn.max(initial=0))
-    if not len(stem):
-        return redrawn
-    redrawn[start_row + 1 :] = 0
-    start = np.array([start_row, stem.mean()])
-    centre = start - np.array([0, radius])
-    turns = np.linspace(0, np.radians(rng.uniform(100, 200)), 8)
-    arc = centre + radius * np.stack([np.sin(turns), np.cos(turns)], axis=1)
-    width, value = rng.uniform(1.5, 2.5), redrawn.max(initial=0)
-    for a, b in itertools.pairwise(arc):
-        redrawn = np.maximum(redrawn, value * _line(image.shape, a, b, width))
-    return redrawn
 
 
 def _line(shape: tuple[int, int], start: np.ndarray, end: np.ndarray, width: float) -> np.ndarray:

@@ -168,18 +168,17 @@ def test_refuses_what_is_not_a_batch_of_images(images, message):
         augment_batch(images, np.random.default_rng(0))
 
 
-def test_styles_flag_ones_cross_sevens_hook_nines_and_touch_nothing_else(mnist):
+def test_styles_flag_ones_and_cross_sevens_and_touch_nothing_else(mnist):
     x, y = mnist.train[0][:2000].astype(np.float32), mnist.train[1][:2000]
-    styled = add_styles(x, y, np.random.default_rng(3), share=1.0, nine_share=1.0)
+    styled = add_styles(x, y, np.random.default_rng(3), share=1.0)
 
     added = styled - x
-    ones_and_sevens = np.isin(y, (1, 7))
-    assert (added[ones_and_sevens] >= 0).all() and styled.max() <= 255  # ink is only added
-    changed = (added != 0).any(axis=(1, 2))
-    assert not changed[~np.isin(y, (1, 7, 9))].any()
-    assert changed[np.isin(y, (1, 7, 9))].mean() > 0.95
-    np.testing.assert_array_equal(styled, add_styles(x, y, np.random.default_rng(3), 1.0, 1.0))
-    np.testing.assert_array_equal(add_styles(x, y, np.random.default_rng(3), 0.0, 0.0), x)
+    assert (added >= 0).all() and styled.max() <= 255  # ink is only added
+    changed = (added > 0).any(axis=(1, 2))
+    assert not changed[~np.isin(y, (1, 7))].any()
+    assert changed[np.isin(y, (1, 7))].mean() > 0.95
+    np.testing.assert_array_equal(styled, add_styles(x, y, np.random.default_rng(3), 1.0))
+    np.testing.assert_array_equal(add_styles(x, y, np.random.default_rng(3), 0.0), x)
 
     for label in (1, 7):
         index = np.flatnonzero((y == label) & (added > 127).any(axis=(1, 2)))
@@ -203,35 +202,13 @@ def test_styles_flag_ones_cross_sevens_hook_nines_and_touch_nothing_else(mnist):
             assert np.median(np.abs(new_rows - middle)) < 2 and np.median(spread) > 2
 
 
-def test_hooked_nines_have_a_smaller_head_and_a_tail_that_ends_to_the_left(mnist):
-    x, y = mnist.train[0][:3000].astype(np.float32), mnist.train[1][:3000]
-    nines = x[y == 9]
-    hooked = add_styles(
-        nines, np.full(len(nines), 9), np.random.default_rng(4), share=0.0, nine_share=1.0
-    )
-
-    def head_width_and_tail_end(image):
-        rows = np.flatnonzero(image.max(axis=1) > 127)
-        top, bottom = rows[0], rows[-1]
-        head = np.flatnonzero(image[top : (top + bottom) // 2].max(axis=0) > 127)
-        lowest = np.flatnonzero(image[bottom - 1 : bottom + 1].max(axis=0) > 127)
-        stem = np.flatnonzero(image[(top + 3 * bottom) // 4] > 127)
-        return np.ptp(head), lowest.min() - stem.mean(), bottom - top
-
-    before = np.array([head_width_and_tail_end(image) for image in nines])
-    after = np.array([head_width_and_tail_end(image) for image in hooked])
-    assert np.median(after[:, 0] / before[:, 0]) < 0.95  # the head is narrower
-    assert np.median(after[:, 1] - before[:, 1]) < -1  # the tail ends left of the stem
-    assert np.median(np.abs(after[:, 2] - before[:, 2])) <= 1  # the digit keeps its height
-
-
 def test_augmented_batches_style_their_own_labels(digits, mnist):
     labels = mnist.train[1][:500]
-    batches = AugmentedBatches(digits, labels, 500, _only(style_share=1.0, nine_share=1.0), seed=1)
+    batches = AugmentedBatches(digits, labels, 500, _only(style_share=1.0), seed=1)
     images, batch_labels = batches[0]
     order = batches._order  # which image each row is
     gained = (images * 255 - digits[order] > 1).any(axis=(1, 2))
-    np.testing.assert_array_equal(gained, np.isin(batch_labels, (1, 7, 9)))
+    np.testing.assert_array_equal(gained, np.isin(batch_labels, (1, 7)))
 
 
 def test_batches_pair_every_image_with_its_own_label_once_per_epoch(digits, mnist):
@@ -279,10 +256,10 @@ def test_model_fit_trains_on_augmented_batches(mnist):
     (x, y), (x_test, y_test) = mnist.train, mnist.test
     keras.utils.set_random_seed(0)
     model = build_model(TrainConfig())
-    history = model.fit(AugmentedBatches(x[:3000], y[:3000], 32, seed=0), epochs=3, verbose=0)
+    history = model.fit(AugmentedBatches(x[:3000], y[:3000], 32, seed=0), epochs=2, verbose=0)
 
-    assert len(history.history["loss"]) == 3
-    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert len(history.history["loss"]) == 2
+    assert history.history["loss"][1] < history.history["loss"][0]
     predicted = model.predict(x_test[:1000] / 255.0, verbose=0).argmax(axis=1)
     assert (predicted == y_test[:1000]).mean() > 0.8
 

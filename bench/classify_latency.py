@@ -36,8 +36,10 @@ from harness.report import Report, markdown_table
 from harness.workers import is_worker, run_worker, worker_main
 
 from mnist_core.classify import Classifier
-from mnist_core.config import ARCHITECTURES
+from mnist_core.config import ARCHITECTURES, TrainConfig
+from mnist_core.data import prepare_mnist, slice_mnist
 from mnist_core.preprocess import to_mnist
+from mnist_core.store import load_model
 from mnist_core.strokes import render_strokes
 
 TARGET_MEDIAN_MS = 1.0
@@ -64,10 +66,7 @@ BASELINE = "baseline: `to_mnist` + `model.predict`"
 
 
 def main(argv: list[str] | None = None) -> int:
-    # TensorFlow only in the driver: the worker times the Draw page's path without it.
-    from mnist_core.config import TrainConfig
-    from mnist_core.data import prepare_mnist, slice_mnist
-    from mnist_core.store import load_model
+    # Training imports TensorFlow: only here, so the worker times the Draw page's path without it.
     from mnist_core.workflow import train_evaluate_save
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -14,6 +14,7 @@ from app_pages.access import is_locked, locked_help, unlock_ui
 from app_pages.active_model import active_model, file_version
 from app_pages.canvas import drawing_canvas
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
+from app_pages.figures import inline_png
 from app_pages.person import memory_ui, memoryless_reader, person_ui, personal_reader
 from app_pages.training_job import TRAIN_PAGE, start_training
 from app_pages.why_ui import upload_why_ui, why_ui
@@ -57,6 +58,7 @@ def draw_page() -> None:
         return
     model_column.caption(f"Read by **{saved.name}**. Pick another model in the sidebar.")
     memory_ui(reader, person)
+    _canvas_controls()
     _drawing_ui(reader, saved, person)
     st.divider()
     _upload_ui(reader, saved, person)
@@ -71,6 +73,16 @@ def _reader_for(saved: SavedModel, person: str) -> PersonalClassifier:
     except FeedbackError as error:
         st.warning(f"Your labelled drawings cannot be read, so the model reads alone: {error}.")
         return memoryless_reader(saved)
+
+
+def _canvas_controls() -> None:
+    """Clear and the pen, above the canvas and outside its fragment: a stroke never redraws
+    them (each element a stroke redraws costs the server), and using them reruns the page."""
+    above_the_canvas, _ = st.columns([5, 7], gap="large")  # the fragment's columns below
+    controls = above_the_canvas.container(horizontal=True, vertical_alignment="bottom")
+    controls.markdown("**Your digit**", width="content")
+    controls.button("Clear", on_click=_clear_canvas)
+    controls.slider("Pen width", *PEN_WIDTHS, STROKE_WIDTH, key="pen_width")
 
 
 @st.fragment
@@ -93,15 +105,9 @@ def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> N
 
 
 def _canvas() -> np.ndarray | None:
-    """The canvas drawing as RGBA pixels, or None when it was just cleared."""
-    st.markdown("**Your digit**")
+    """The canvas drawing as grey pixels, or None when it was just cleared."""
     pen_width = st.session_state.get("pen_width", STROKE_WIDTH)
     drawing = drawing_canvas(pen_width, st.session_state.get(_CLEARS, 0), key="canvas")
-    # One horizontal container, not columns: a stroke redraws this, and each column costs it.
-    controls = st.container(horizontal=True, vertical_alignment="bottom")
-    controls.button("Clear", on_click=_clear_canvas)
-    controls.slider("Pen width", *PEN_WIDTHS, STROKE_WIDTH, key="pen_width")
-    st.caption("Draw one digit, large and centred; Clear starts again.")
     # Until the canvas has reloaded, it still reports the strokes it showed before Clear.
     if st.session_state.pop(_JUST_CLEARED, False):
         return None
@@ -125,10 +131,9 @@ def _show_answer(answer: Answer) -> None:
     verdict = answer.verdict
     picture_and_verdict = st.container(horizontal=True, gap="medium")
     picture_and_verdict.image(
-        answer.preview(),
+        inline_png(answer.preview()),
         caption="What the model sees (28x28)",
         width=28 * PREVIEW_SCALE,  # whole screen pixels per model pixel: the browser adds no blur
-        output_format="PNG",
     )
     with picture_and_verdict.container():
         st.metric(

@@ -66,18 +66,15 @@ def label_ui(
         )
         return
     predicted = answer.verdict.digit
-    question = st.container(horizontal=True, vertical_alignment="center")
-    question.markdown("**Was it right?**", width="content")
-    right = question.button(
-        f"Right! {a_digit(predicted).capitalize()}", key=f"feedback_right_{slot}"
+    # One row, wrapping where it is narrow: every element here is redrawn by every stroke.
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    right = row.button(
+        f"Right! {a_digit(predicted).capitalize()}",
+        key=f"feedback_right_{slot}",
+        help="Keep it as read: a labelled drawing teaches the app your handwriting at once.",
     )
-    correction = st.container(horizontal=True, vertical_alignment="bottom")
-    label = correction.pills("Wrong? It was a", range(10), key=f"feedback_label_{slot}")
-    save = correction.button(
-        "Save", type="primary", disabled=label is None, key=f"feedback_save_{slot}"
-    )
-    if canvas is not None:
-        st.caption("A labelled drawing teaches the app your handwriting at once.")
+    label = row.pills("Wrong? It was a", range(10), key=f"feedback_label_{slot}")
+    save = row.button("Save", type="primary", disabled=label is None, key=f"feedback_save_{slot}")
     if right or save:
         _keep(answer, canvas, predicted if right else label, model_name, fingerprint, person)
 

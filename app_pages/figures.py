@@ -1,13 +1,17 @@
-"""Matplotlib figures on a page, drawn once: a model's charts never change, so every rerun
-after the first shows the cached PNG."""
+"""Pictures on a page. Matplotlib figures are drawn once: a model's charts never change, so
+every rerun after the first shows the cached PNG. A small picture that changes with every
+stroke is sent inside the page's own message (`inline_png`)."""
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,3 +31,11 @@ def _figure_png(key: tuple, _make_figure: Callable[[], Figure]) -> bytes:
     buffer = io.BytesIO()
     _make_figure().savefig(buffer, format="png", dpi=FIGURE_DPI)
     return buffer.getvalue()
+
+
+def inline_png(pixels: np.ndarray) -> str:
+    """uint8 pixels as a PNG `data:` URL, which `st.image` passes on as it is: unlike pixels or
+    bytes, it is neither stored on the server nor fetched from it by the browser."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)  # fast: it is small
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -17,6 +17,7 @@ from PIL import Image
 
 from app_pages.feedback_ui import export_bytes, import_bytes
 from app_pages.training_job import job_runner
+from mnist_core.answer import PREVIEW_SCALE
 from mnist_core.classify import Classifier
 from mnist_core.config import TrainConfig
 from mnist_core.feedback import FeedbackError, FeedbackStore
@@ -113,7 +114,13 @@ def test_a_drawn_one_is_answered_with_its_image_and_probabilities(with_model):
     (prediction,) = predictions(app)
     assert prediction.value == "1"
     assert prediction.delta.endswith("% probability")
-    assert app.image[0].proto.imgs[0].caption == "What the model sees (28x28)"
+    (preview,) = app.image[0].proto.imgs
+    assert preview.caption == "What the model sees (28x28)"
+    # Inside the page's message, so the server stores no file and the browser fetches none.
+    header, _, data = preview.url.partition(",")
+    assert header == "data:image/png;base64"
+    seen = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))
+    assert seen.shape == (28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE) and seen.max() == 255
     assert app.get("vega_lite_chart")  # the ten probabilities
     assert not shows_hint(app)
 
@@ -268,7 +275,8 @@ def test_a_misread_drawing_is_kept_with_the_digit_the_user_gives(with_model, fee
     canvas = render_strokes(VERTICAL_LINE)
     assert (drawing.label, drawing.predicted, drawing.model_name) == (7, 1, "tiny")
     assert f"{drawing.confidence:.0%} probability" == prediction.delta
-    np.testing.assert_array_equal(drawing.canvas, canvas)  # the raw canvas, losslessly
+    # The raw canvas, losslessly: its grey strokes (the canvas is opaque, and drawn in grey).
+    np.testing.assert_array_equal(drawing.canvas, canvas[:, :, 0])
     np.testing.assert_array_equal(drawing.image, to_pixels(to_mnist(canvas)))  # what it saw
     assert app.toast[0].value.startswith("Kept as a 7")
     assert "Kept as **a 7**" in app.success[0].value  # instead of the control: kept once

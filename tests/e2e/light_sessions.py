@@ -283,14 +283,43 @@ def replays_right(ws_url: str, recording: Recording) -> bool:
     return replay.seconds != [] and replay.wrong == 0 and replay.missing == 0
 
 
-def run_apart(coroutine) -> None:
-    """`asyncio.run(coroutine)` in a thread of its own: Playwright's sync API keeps an event
-    loop in the calling thread, where asyncio.run may not start another."""
+def redrawn_by_a_stroke(ws_url: str, recording: Recording) -> list[str]:
+    """What the server redraws for the recorded stroke, replayed in a new session: one entry
+    per element ("metric Prediction", "button Clear", ...) and "block" per container."""
+
+    async def replay() -> list[ForwardMsg]:
+        async with connect(ws_url, subprotocols=["streamlit"], max_size=None) as socket:
+            for message in recording.opening:
+                await socket.send(message)
+                await _until(socket, _finished)
+            seen: list[ForwardMsg] = []
+            await socket.send(recording.stroke)
+            await _until(socket, _finished, seen)
+            return seen
+
+    redrawn = []
+    for forward in run_apart(replay()):
+        if forward.WhichOneof("type") != "delta":
+            continue
+        if forward.delta.WhichOneof("type") == "add_block":
+            redrawn.append("block")
+        elif forward.delta.WhichOneof("type") == "new_element":
+            element = forward.delta.new_element
+            kind = element.WhichOneof("type")
+            label = getattr(getattr(element, kind), "label", "")
+            redrawn.append(f"{kind} {label}".strip())
+    return redrawn
+
+
+def run_apart(coroutine):
+    """`asyncio.run(coroutine)` in a thread of its own, and its result: Playwright's sync API
+    keeps an event loop in the calling thread, where asyncio.run may not start another."""
+    outcome: list = []
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            asyncio.run(coroutine)
+            outcome.append(asyncio.run(coroutine))
         except BaseException as error:  # handed to the caller below
             failure.append(error)
 
@@ -299,3 +328,4 @@ def run_apart(coroutine) -> None:
     thread.join()
     if failure:
         raise failure[0]
+    return outcome[0]

@@ -14,8 +14,10 @@ from mnist_core.feedback import FeedbackStore
 from mnist_core.store import find_model
 from tests.e2e.light_sessions import (
     Person,
+    Recording,
     drawings_read_right,
     record,
+    redrawn_by_a_stroke,
     replays_right,
     run_apart,
 )
@@ -26,11 +28,19 @@ PEOPLE = 3
 DRAWINGS_EACH = 3
 
 
+@pytest.fixture(scope="module")
+def recording(browser, server) -> Recording:
+    return record(server.url, browser)
+
+
+@pytest.fixture
+def ws_url(server) -> str:
+    return server.url.replace("http://", "ws://") + "/_stcore/stream"
+
+
 def test_a_recorded_session_replays_and_people_get_their_own_answers_and_keep_drawings(
-    browser, server, models_folder
+    recording, ws_url, server, models_folder
 ):
-    recording = record(server.url, browser)
-    ws_url = server.url.replace("http://", "ws://") + "/_stcore/stream"
     assert recording.answer == "7"  # the browser drew a 7, and the reader reads it
     assert replays_right(ws_url, recording)
 
@@ -66,3 +76,11 @@ def test_a_recorded_session_replays_and_people_get_their_own_answers_and_keep_dr
         assert person.labelled == DRAWINGS_EACH
         assert store.count(person.name) == DRAWINGS_EACH
     assert store.count("tester-control") == 0
+
+
+def test_a_stroke_redraws_the_canvas_and_its_answer_and_not_the_controls(recording, ws_url):
+    """Each element a stroke redraws costs the server CPU, for every person drawing."""
+    redrawn = redrawn_by_a_stroke(ws_url, recording)
+
+    assert "metric Prediction" in redrawn and "imgs" in redrawn  # the answer and its 28x28
+    assert not [element for element in redrawn if element.startswith(("button Clear", "slider"))]

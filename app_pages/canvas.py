@@ -5,7 +5,7 @@ all, an edit mode that drags whole strokes away, a button that sends the drawing
 the presses that start strokes there. The component has no option to hide it, and its styles
 live in a shadow root that the page's CSS cannot reach, so `drawing_canvas` registers the
 component again under its own name with the same JavaScript and its stylesheet plus one rule
-that hides the toolbar. The Draw page offers Clear itself, in words, below the canvas.
+that hides the toolbar. The Draw page offers Clear itself, in words, above the canvas.
 """
 
 from __future__ import annotations

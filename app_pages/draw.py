@@ -31,6 +31,7 @@ _JUST_CLEARED = "canvas_just_cleared"
 _UPLOAD_COLUMNS = 4
 _THUMBNAIL_SCALE = 3  # an upload's 28x28 is shown at 84 px
 _TOP_COLOUR, _OTHER_COLOUR = "#ff4b4b", "#a3a8b8"
+_CANVAS_AND_ANSWER = [5, 7]  # the columns' widths: the controls above line up with the canvas
 
 
 def draw_page() -> None:
@@ -78,7 +79,7 @@ def _reader_for(saved: SavedModel, person: str) -> PersonalClassifier:
 def _canvas_controls() -> None:
     """Clear and the pen, above the canvas and outside its fragment: a stroke never redraws
     them (each element a stroke redraws costs the server), and using them reruns the page."""
-    above_the_canvas, _ = st.columns([5, 7], gap="large")  # the fragment's columns below
+    above_the_canvas, _ = st.columns(_CANVAS_AND_ANSWER, gap="large")
     controls = above_the_canvas.container(horizontal=True, vertical_alignment="bottom")
     controls.markdown("**Your digit**", width="content")
     controls.button("Clear", on_click=_clear_canvas)
@@ -88,7 +89,7 @@ def _canvas_controls() -> None:
 @st.fragment
 def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> None:
     """The canvas and its answer; a fragment, so a stroke reruns only this part of the page."""
-    canvas_column, answer_column = st.columns([5, 7], gap="large")
+    canvas_column, answer_column = st.columns(_CANVAS_AND_ANSWER, gap="large")
     with canvas_column:
         picture = _canvas()
     with answer_column:

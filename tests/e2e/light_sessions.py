@@ -192,9 +192,7 @@ class Person:
             async with connect(
                 self.url, subprotocols=["streamlit"], additional_headers=headers, max_size=None
             ) as socket:
-                for message in self.opening:
-                    await socket.send(message)
-                    await _until(socket, _finished)
+                await _open_page(socket, self.opening)
                 await opened.wait()
                 await go.wait()
                 await asyncio.sleep(random.uniform(0, period))
@@ -229,6 +227,13 @@ class Person:
                 await _until(socket, _finished)
                 self.labelled += 1
             await asyncio.sleep(max(0.0, started + period - time.monotonic()))
+
+
+async def _open_page(socket, opening: list[bytes]) -> None:
+    """Send the messages that open the Draw page, each once the run before has finished."""
+    for message in opening:
+        await socket.send(message)
+        await _until(socket, _finished)
 
 
 async def _until(socket, found, seen: list | None = None):
@@ -289,9 +294,7 @@ def redrawn_by_a_stroke(ws_url: str, recording: Recording) -> list[str]:
 
     async def replay() -> list[ForwardMsg]:
         async with connect(ws_url, subprotocols=["streamlit"], max_size=None) as socket:
-            for message in recording.opening:
-                await socket.send(message)
-                await _until(socket, _finished)
+            await _open_page(socket, recording.opening)
             seen: list[ForwardMsg] = []
             await socket.send(recording.stroke)
             await _until(socket, _finished, seen)

@@ -10,18 +10,15 @@ that hides the toolbar. The Draw page offers Clear itself, in words, above the c
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 import streamlit_drawable_canvas
-from PIL import Image
 from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_core.strokes import CANVAS_SIZE
+from mnist_core.strokes import CANVAS_SIZE, Point, canvas_strokes
 
 _COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 _BUILD = Path(streamlit_drawable_canvas.__file__).parent / "frontend" / "build"
@@ -34,14 +31,15 @@ _STYLESHEET = "\n".join(
 _REGISTRY_LOGGER = "streamlit.components.v2.component_registry"
 
 
-def drawing_canvas(pen_width: int, clears: int, key: str) -> np.ndarray | None:
-    """A CANVAS_SIZE black square drawn on in white, without the toolbar; the drawing as grey
-    pixels (h, w) uint8. Changing `clears` empties it (the canvas reloads a new initial drawing).
+def drawing_canvas(pen_width: int, clears: int, key: str) -> list[list[Point]]:
+    """A CANVAS_SIZE black square drawn on in white, without the toolbar; the strokes drawn on
+    it, each a polyline of canvas pixels (none yet: []). Changing `clears` empties it (the
+    canvas reloads a new initial drawing).
 
-    The canvas sends an opaque RGBA PNG of grey strokes; decoded straight to grey, a stroke's
-    rerun handles a quarter of the bytes."""
+    The strokes, not the canvas's picture: the Draw page redraws them with one pen
+    (`strokes.redraw`), and the browser neither encodes nor sends a PNG per stroke."""
     _hide_the_toolbar()
-    png = st_canvas(
+    drawing = st_canvas(
         stroke_width=pen_width,
         stroke_color="#FFFFFF",
         background_color="#000000",
@@ -49,13 +47,9 @@ def drawing_canvas(pen_width: int, clears: int, key: str) -> np.ndarray | None:
         width=CANVAS_SIZE,
         drawing_mode="freedraw",
         initial_drawing={"objects": [], "clears": clears},
-        return_image_data=True,
         key=key,
-    ).image_bytes
-    if png is None:
-        return None
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("L"))
+    ).json_data
+    return canvas_strokes(drawing)
 
 
 def _hide_the_toolbar() -> None:

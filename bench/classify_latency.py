@@ -1,7 +1,7 @@
-"""Classify latency: one canvas image to 10 probabilities, as the Draw page does it.
+"""Classify latency: one canvas drawing to 10 probabilities, as the Draw page does it.
 
-A 280x280 RGBA canvas image (drawn with `strokes.render_strokes`) goes through
-`preprocess.to_mnist` and then `Classifier.probabilities` (ours), against the same
+A drawing's strokes, as the canvas sends them, are redrawn with one pen (`strokes.redraw`),
+go through `preprocess.to_mnist` and then `Classifier.probabilities` (ours), against the same
 preprocessing followed by Keras' `model.predict` (the baseline) and, for reference, a direct
 `model(x)` call, on the same loaded model. Each architecture (MLP, CNN, CNN with a dense layer)
 is trained for one epoch on a slice first: latency does not depend on the weights.
@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
@@ -40,7 +40,7 @@ from mnist_core.config import ARCHITECTURES, TrainConfig
 from mnist_core.data import prepare_mnist, slice_mnist
 from mnist_core.preprocess import to_mnist
 from mnist_core.store import load_model
-from mnist_core.strokes import render_strokes
+from mnist_core.strokes import redraw
 
 TARGET_MEDIAN_MS = 1.0
 WARM_UP_CALLS = 5
@@ -54,15 +54,14 @@ DIGIT_STROKES = (
     [[(70, 60), (210, 60), (120, 230)]],
 )
 
-CANVASES = [render_strokes(strokes) for strokes in DIGIT_STROKES]
 
-Method = Callable[[np.ndarray], np.ndarray]
+Method = Callable[[Sequence], np.ndarray]  # a drawing's strokes -> probabilities
 # Row labels of the methods timed.
-PREPROCESS = "`to_mnist` alone, as the Draw page"
-OURS = "**ours**: `to_mnist` + `Classifier.probabilities`, as the Draw page"
+PREPROCESS = "`redraw` + `to_mnist` alone, as the Draw page"
+OURS = "**ours**: `redraw` + `to_mnist` + `Classifier.probabilities`, as the Draw page"
 OURS_BESIDE_KERAS = "ours, taking turns with the Keras calls"
-KERAS_CALL = "`to_mnist` + Keras `model(x)`"
-BASELINE = "baseline: `to_mnist` + `model.predict`"
+KERAS_CALL = "`redraw` + `to_mnist` + Keras `model(x)`"
+BASELINE = "baseline: `redraw` + `to_mnist` + `model.predict`"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,11 +74,11 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report(
         "classify_latency",
-        "Classify latency: canvas image to probabilities",
+        "Classify latency: canvas drawing to probabilities",
         f"Model loaded once per process; {args.calls} timed calls per method after "
         f"{WARM_UP_CALLS} warm-up calls, taking turns call by call in random order, over "
-        f"{len(DIGIT_STROKES)} canvas drawings (uint8 RGBA 280x280). Every row but the first "
-        'includes the preprocessing. The two rows "as the Draw page" take turns in a worker '
+        f"{len(DIGIT_STROKES)} drawings (strokes on the 280x280 canvas). Every row but the "
+        'first includes the preprocessing. The two rows "as the Draw page" take turns in a worker '
         "process that never imports TensorFlow, as the Draw page's server; the other three "
         "in one process with TensorFlow. Ratio: the method's median over `model.predict`'s.",
     )
@@ -91,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             _, saved = train_evaluate_save(config, mnist, name=architecture, models_dir=models_dir)
             model = load_model(saved.path)
             methods = keras_methods(saved.path, model)
-            check_agreement(methods, CANVASES)
+            check_agreement(methods, DIGIT_STROKES)
             times = run_worker(__file__, "draw_page", saved.path, args.calls)["times"]
-            times.update(time_calls(methods, CANVASES, args.calls))
+            times.update(time_calls(methods, DIGIT_STROKES, args.calls))
             report.add(f"**{architecture.upper()}**\n\n" + table(times))
             verdicts.append(verdict(architecture, times))
     report.add("  \n".join(verdicts))
@@ -102,12 +101,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def draw_page_methods(model_path: str | os.PathLike) -> dict[str, Method]:
-    """What the Draw page runs, by row label: each takes a canvas image."""
+    """What the Draw page runs, by row label: each takes a drawing's strokes."""
     classifier = Classifier.load(model_path)
     return {
-        PREPROCESS: to_mnist,
-        OURS: lambda canvas: classifier.probabilities(to_mnist(canvas)),
+        PREPROCESS: prepare,
+        OURS: lambda strokes: classifier.probabilities(prepare(strokes)),
     }
+
+
+def prepare(strokes) -> np.ndarray:
+    """The model's input for a canvas drawing, as the Draw page makes it."""
+    return to_mnist(redraw(strokes))
 
 
 def keras_methods(model_path: Path, model) -> dict[str, Method]:
@@ -115,29 +119,29 @@ def keras_methods(model_path: Path, model) -> dict[str, Method]:
     ours = draw_page_methods(model_path)[OURS]
     return {
         OURS_BESIDE_KERAS: ours,
-        KERAS_CALL: lambda canvas: model(to_mnist(canvas)[np.newaxis], training=False).numpy()[0],
-        BASELINE: lambda canvas: model.predict(to_mnist(canvas)[np.newaxis], verbose=0)[0],
+        KERAS_CALL: lambda strokes: model(prepare(strokes)[np.newaxis], training=False).numpy()[0],
+        BASELINE: lambda strokes: model.predict(prepare(strokes)[np.newaxis], verbose=0)[0],
     }
 
 
 def time_draw_page(model_path: str, calls: str) -> dict:
     """Worker: the Draw page's methods timed in a process that has not imported TensorFlow."""
-    times = time_calls(draw_page_methods(model_path), CANVASES, int(calls))
+    times = time_calls(draw_page_methods(model_path), DIGIT_STROKES, int(calls))
     if "tensorflow" in sys.modules:
         raise RuntimeError("the Draw page's path imported TensorFlow")
     return {"times": times}
 
 
-def check_agreement(methods: dict[str, Method], canvases: list[np.ndarray]) -> None:
+def check_agreement(methods: dict[str, Method], drawings: Sequence) -> None:
     """Refuse to time a fast path that answers differently from the baseline."""
-    for canvas in canvases:
-        difference = np.abs(methods[OURS_BESIDE_KERAS](canvas) - methods[BASELINE](canvas)).max()
+    for drawing in drawings:
+        difference = np.abs(methods[OURS_BESIDE_KERAS](drawing) - methods[BASELINE](drawing)).max()
         if difference > AGREEMENT:
             raise SystemExit(f"ours and model.predict differ by {difference:.2g} > {AGREEMENT}")
 
 
 def time_calls(
-    methods: dict[str, Method], canvases: list[np.ndarray], calls: int
+    methods: dict[str, Method], drawings: Sequence, calls: int
 ) -> dict[str, list[float]]:
     """Milliseconds per call of each method. The methods take turns call by call in a fresh
     random order each time: a slow call evicts the caches the next one needs, and no method
@@ -145,11 +149,11 @@ def time_calls(
     times: dict[str, list[float]] = {label: [] for label in methods}
     shuffle = np.random.default_rng(0).permutation
     for index in range(WARM_UP_CALLS + calls):
-        canvas = canvases[index % len(canvases)]
+        drawing = drawings[index % len(drawings)]
         for label in shuffle(list(methods)):
             method = methods[label]
             started = time.perf_counter()
-            method(canvas)
+            method(drawing)
             elapsed_ms = (time.perf_counter() - started) * 1000
             if index >= WARM_UP_CALLS:
                 times[label].append(elapsed_ms)

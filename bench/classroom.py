@@ -5,10 +5,10 @@ First a real browser (Chromium, through Playwright) opens the Draw page and draw
 and every message it sends is recorded. Then many simulated people replay that recording at
 once, each over a websocket and in a session of its own: they open the Draw page as the browser
 did, then every `--period` seconds (from a random start) send a drawing of their own the way the
-canvas sends one (a PNG in the canvas widget's value, in the recorded message), and time it
+canvas sends one (its strokes in the canvas widget's value, in the recorded message), and time it
 until the Prediction arrives. Every answer is checked against what the model says of that
 drawing here, through the app's preprocessing, and the browser's own answer to the recorded
-stroke must come back the same. Drawings are the test writers' canvases (data/drawn_digits.npz).
+stroke must come back the same. Drawings are the test writers' strokes (scripts/writers.py).
 
 For each number of server processes (1: `streamlit run`; more: scripts/serve.py's nginx in
 front) and of people, it reports the stroke-to-answer times, wrong or missing answers, the
@@ -42,7 +42,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 from harness.report import Report, markdown_table
-from harness.scoring import saved_drawn_set
 
 from app_pages.garbage import COLLECT_EVERY_SECONDS
 from mnist_core.classify import Classifier
@@ -50,7 +49,14 @@ from mnist_core.data import prepare_mnist
 from mnist_core.feedback import FeedbackStore
 from mnist_core.store import ModelFileError, find_model
 from tests.e2e.browser import ProxiedServers, StreamlitServer, train_reader
-from tests.e2e.light_sessions import Person, Recording, drawings_read_right, record, replays_right
+from tests.e2e.light_sessions import (
+    Person,
+    Recording,
+    drawings_read_right,
+    record,
+    replays_right,
+    writers_drawings,
+)
 
 TARGET_P95_S = 0.5
 APP, MINIMAL_APP = "streamlit_app.py", "bench/minimal_app.py"
@@ -244,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL_S),  # Streamlit's: 120 s
     }
     baseline = {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}
-    writers, classifier = saved_drawn_set("writers"), Classifier.load(reader.path)
+    classifier = Classifier.load(reader.path)
     ladder: list[Step] = []
     soaks: list[Step] = []
     replayed: list[bool] = []
@@ -262,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         with serve(1, extra, name, script) as servers:
             recording = record(servers.http)
-            drawings = drawings_read_right(writers, classifier, recording.stroke, DRAWINGS)
+            drawings = drawings_read_right(
+                writers_drawings(), classifier, recording.stroke, DRAWINGS
+            )
             replayed.append(replays_right(servers.ws, recording))
             warm_up(servers, recording, drawings, args)
             ladder.append(run_step(servers, recording, drawings, 60, args.seconds, args.period))
@@ -270,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{processes} process{'es' if processes > 1 else ''}"
         with serve(processes, {}, name) as servers:
             recording = record(servers.http)
-            drawings = drawings_read_right(writers, classifier, recording.stroke, DRAWINGS)
+            drawings = drawings_read_right(
+                writers_drawings(), classifier, recording.stroke, DRAWINGS
+            )
             replayed.append(replays_right(servers.ws, recording))
             warm_up(servers, recording, drawings, args)
             for people in args.people:
@@ -282,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.soak:  # on fresh servers, so that memory starts from a baseline of its own
             with serve(processes, {}, name) as servers:
                 recording = record(servers.http)
-                drawings = drawings_read_right(writers, classifier, recording.stroke, DRAWINGS)
+                drawings = drawings_read_right(
+                    writers_drawings(), classifier, recording.stroke, DRAWINGS
+                )
                 warm_up(servers, recording, drawings, args)
                 soak = run_step(
                     servers,

@@ -12,7 +12,8 @@ scores each on the 10,000 MNIST test images and, after the app's preprocessing, 
   by the same kind of code as the training augmentation's, so it flatters augmented models:
   kept for comparison with earlier results.
 
-The baseline in the same run: the reference MLP on canvases naively resized (280 -> 28).
+The baseline in the same run: the reference MLP on the test writers' canvases as the canvas shows
+them (their own pen, no redrawing) naively resized (280 -> 28).
 Writes bench/results/drawn_accuracy.md and prints it.
 
     python bench/drawn_accuracy.py [--retrain] [--models-dir DIR]
@@ -40,6 +41,7 @@ from mnist_core.data import Mnist, prepare_mnist
 from mnist_core.drawn import DrawnSet
 from mnist_core.pixels import to_unit
 from mnist_core.store import ModelFileError, SavedModel, delete_model, find_model
+from scripts import writers
 
 REFERENCE_MLP = TrainConfig()
 CNN = TrainConfig(architecture="cnn", epochs=15, batch_size=128)  # keras-io mnist_convnet's
@@ -68,32 +70,40 @@ def main(argv: list[str] | None = None) -> int:
         "(scripts/drawn_synthesis.py). Both through the app's preprocessing.",
     )
     mnist = prepare_mnist()
-    writers, redrawn = saved_drawn_set("writers"), saved_drawn_set("redrawn-mnist")
+    test_writers, redrawn = saved_drawn_set("writers"), saved_drawn_set("redrawn-mnist")
     started = time.perf_counter()
-    writer_digits = writers.digits
-    preprocess_ms = (time.perf_counter() - started) / len(writers) * 1000
+    writer_digits = test_writers.digits
+    preprocess_ms = (time.perf_counter() - started) / len(test_writers) * 1000
     rows, scores = [], {}
     for name, config in MODELS.items():
         train_it = functools.partial(train_model, config, mnist, name, args.models_dir)
         classifier, fit_seconds = reuse_or_train(name, train_it, args)
-        on_writers = predict(classifier, writer_digits) == writers.labels
+        on_writers = predict(classifier, writer_digits) == test_writers.labels
         on_redrawn = np.mean(predict(classifier, redrawn.digits) == redrawn.labels)
         mnist_accuracy = np.mean(predict(classifier, mnist.test[0]) == mnist.test[1])
         scores[name] = (on_writers, mnist_accuracy, fit_seconds)
-        rows.append(row(name, "our preprocessing", on_writers, writers, on_redrawn, mnist_accuracy))
+        rows.append(
+            row(name, "our preprocessing", on_writers, test_writers, on_redrawn, mnist_accuracy)
+        )
         rows[-1].append(f"{fit_seconds:.0f} s" if fit_seconds is not None else "")
         say(f"{name}: MNIST {mnist_accuracy:.2%}, writers {on_writers.mean():.2%}")
         if config == REFERENCE_MLP:
-            naive = predict(classifier, naive_resize(writers.canvases)) == writers.labels
-            rows.append([*row(name, "naive resize", naive, writers, None, mnist_accuracy), ""])
+            shown = shown_writers().canvases
+            naive = predict(classifier, naive_resize(shown)) == test_writers.labels
+            rows.append([*row(name, "naive resize", naive, test_writers, None, mnist_accuracy), ""])
     headers = ["model", "inputs", "MNIST test", "test writers", "worst writer"]
-    headers += [f"writers >= {GOOD_WRITER:.0%}", *map(str, range(10)), "re-drawn MNIST", "training"]
-    writer_count = len(np.unique(writers.sources))
+    headers += [
+        f"writers >= {GOOD_WRITER:.0%}",
+        *map(str, range(10)),
+        "re-drawn MNIST",
+        "training",
+    ]
+    writer_count = len(np.unique(test_writers.sources))
     report.add(
-        f"{len(writers):,} drawings by {writer_count} test writers; {len(redrawn):,} re-drawn "
+        f"{len(test_writers):,} drawings by {writer_count} test writers; {len(redrawn):,} re-drawn "
         "MNIST digits. Columns 0-9: test-writer accuracy per digit.",
         markdown_table(headers, rows),
-        "Targets:\n\n" + "\n".join(target_lines(scores, writers)),
+        "Targets:\n\n" + "\n".join(target_lines(scores, test_writers)),
         f"Preprocessing: {preprocess_ms:.2f} ms per 280x280 canvas.",
     )
     report.publish()
@@ -164,6 +174,13 @@ def predict(classifier: Classifier, pixels: np.ndarray) -> np.ndarray:
     return np.concatenate(
         [classifier.probabilities(to_unit(chunk)).argmax(axis=1) for chunk in chunks]
     )
+
+
+def shown_writers() -> DrawnSet:
+    """The test writers' set as scripts/build_drawn_set.py makes it, but with each drawing as
+    the canvas shows it rather than as the Draw page reads it."""
+    people = writers.make_writers(writers.writer_fonts(validation=False), writers.DEFAULT_SEED)
+    return writers.build_writers_set(people, shown=True)
 
 
 def naive_resize(canvases: np.ndarray) -> np.ndarray:

@@ -12,16 +12,17 @@ from app_pages.canvas import drawing_canvas
 from mnist_core.answer import read_digit
 from mnist_core.preprocess import EmptyImageError
 from mnist_core.store import list_models
-from mnist_core.strokes import STROKE_WIDTH
+from mnist_core.strokes import STROKE_WIDTH, redraw
 
 
 @st.fragment
 def draw() -> None:
     saved = list_models()[0]
-    picture = drawing_canvas(STROKE_WIDTH, 0, key="canvas")
-    if picture is not None:
+    strokes = drawing_canvas(STROKE_WIDTH, 0, key="canvas")
+    if strokes:
+        classifier = cached_classifier(str(saved.path), file_version(saved))
         try:
-            answer = read_digit(picture, cached_classifier(str(saved.path), file_version(saved)))
+            answer = read_digit(redraw(strokes), classifier)
         except EmptyImageError:
             return
         st.metric("Prediction", str(answer.verdict.digit))

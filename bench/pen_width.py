@@ -1,23 +1,27 @@
 """Pen width: does the Draw page's pen slider change what the model reads?
 
 Every writer (scripts/writers.py) draws every digit with the pen set to each width the slider
-offers, the rest of their hand unchanged. Each drawing goes through the app's preprocessing
-with strokes evened to MNIST's width (`preprocess.even_stroke_width`, ours) and without (the
-baseline, same drawings, same run). Reported per model: accuracy at each width, and the spread
-(best width minus worst), which should stay within TARGET_SPREAD, with its noise: the same
-drawings are read at every width, so the noise is the standard error of the per-drawing
-difference between the best and the worst width (a spread within two of them could be luck).
+offers, the rest of their hand unchanged. Each drawing reaches the model three ways: its
+strokes redrawn with one pen (`strokes.redraw`, what the Draw page does, ours), and as the
+canvas shows it with that pen, with strokes evened to MNIST's width
+(`preprocess.even_stroke_width`, what the page did before) and without (the baseline); same
+drawings, same run. Reported per model: accuracy at each width, and the spread (best width
+minus worst), which should stay within TARGET_SPREAD, with its noise: the same drawings are read
+at every width, so the noise is the standard error of the per-drawing difference between the
+best and the worst width (a spread within two of them could be luck).
 
-`preprocess.MNIST_STROKE_WIDTH` was chosen with `--writers validation`; the README's table
-comes from the test writers.
+`strokes.REDRAWN_PEN` and `preprocess.MNIST_STROKE_WIDTH` were chosen with `--writers
+validation` (`--redrawn-pen` tries another); the README's table comes from the test writers.
 
     python bench/pen_width.py [--writers test|validation] [--models bench-best ...]
+                              [--redrawn-pen FRACTION]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 from pathlib import Path
 
@@ -27,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from harness.report import Report, markdown_table
 
+from mnist_core import strokes
 from mnist_core.classify import Classifier
 from mnist_core.preprocess import to_mnist
 from mnist_core.store import find_model
-from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH
+from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH, Stroke, redraw, render_strokes
 from scripts.writers import DEFAULT_SEED, make_writers, writer_fonts
 
 WIDTHS_TRIED = (PEN_WIDTHS[0], 12, STROKE_WIDTH, PEN_WIDTHS[1])  # the slider's ends, its default
@@ -42,23 +47,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writers", choices=("test", "validation"), default="test")
     parser.add_argument("--models", nargs="+", default=["bench-reference-mlp", "bench-best"])
+    parser.add_argument("--redrawn-pen", type=float, default=strokes.REDRAWN_PEN)
     args = parser.parse_args(argv)
+    strokes.REDRAWN_PEN = args.redrawn_pen
     people = make_writers(writer_fonts(args.writers == "validation"), DEFAULT_SEED)
     report = Report(
         "pen_width",
         "Pen width: accuracy at each width the slider offers",
         f"{len(people)} {args.writers} writers, {PER_DIGIT} drawings of each digit each at every "
-        "pen width (px on the 280 px canvas), otherwise in their own hand; through the app's "
-        "preprocessing with strokes evened to MNIST's width, and without.",
+        "pen width (px on the 280 px canvas), otherwise in their own hand; their strokes "
+        f"redrawn with a pen {args.redrawn_pen:.0%} of the digit wide, as the Draw page does, "
+        "and as the canvas shows them, with strokes evened to MNIST's width and without.",
     )
-    inputs = {width: drawings(people, width) for width in WIDTHS_TRIED}
+    drawn = {width: drawings(people, width) for width in WIDTHS_TRIED}
     labels = np.tile(np.repeat(np.arange(10), PER_DIGIT), len(people))
     rows, verdicts = [], []
     for name in args.models:
         classifier = Classifier.load(find_model(name).path)
-        for even_width, inputs_name in ((False, "strokes as drawn"), (True, "evened")):
+        for pipeline, prepare in PIPELINES.items():
             right = np.array(
-                [read(classifier, inputs[width], even_width) == labels for width in WIDTHS_TRIED]
+                [
+                    read(classifier, [prepare(drawing, width) for drawing in drawn[width]])
+                    == labels
+                    for width in WIDTHS_TRIED
+                ]
             )
             accuracy = right.mean(axis=1)
             spread = accuracy.max() - accuracy.min()
@@ -66,16 +78,16 @@ def main(argv: list[str] | None = None) -> int:
             noise = difference.std() / np.sqrt(len(labels))
             cells = [f"{value:.2%}" for value in accuracy]
             rows.append(
-                [name, inputs_name, *cells, f"**{spread * 100:.2f} points**", f"{noise * 100:.2f}"]
+                [name, pipeline, *cells, f"**{spread * 100:.2f} points**", f"{noise * 100:.2f}"]
             )
             verdict = "met" if spread <= TARGET_SPREAD else "NOT met"
             verdicts.append(
-                f"- {name}, {inputs_name}: spread {spread * 100:.2f} points, noise "
+                f"- {name}, {pipeline}: spread {spread * 100:.2f} points, noise "
                 f"{noise * 100:.2f} (target <= {TARGET_SPREAD * 100:.1f}): {verdict}"
             )
     headers = [
         "model",
-        "strokes",
+        "pipeline",
         *(f"pen {width}" for width in WIDTHS_TRIED),
         "spread",
         "noise (1 standard error)",
@@ -85,20 +97,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def drawings(people, pen_width: float) -> np.ndarray:
-    """Every writer's drawings of each digit, PER_DIGIT times, with the pen at `pen_width`: the
+def drawings(people, pen_width: float) -> list[list[Stroke]]:
+    """Every writer's strokes for each digit, PER_DIGIT times, with the pen at `pen_width`: the
     same strokes at every width (the same random numbers)."""
-    canvases = []
+    drawn = []
     for seed, writer in enumerate(people):
         rng = np.random.default_rng((DEFAULT_SEED, seed))
         writer = dataclasses.replace(writer, pen=pen_width)
-        canvases += [writer.draw(digit, rng) for digit in range(10) for _ in range(PER_DIGIT)]
-    return np.stack(canvases)
+        drawn += [writer.strokes(digit, rng)[0] for digit in range(10) for _ in range(PER_DIGIT)]
+    return drawn
 
 
-def read(classifier: Classifier, canvases: np.ndarray, even_width: bool) -> np.ndarray:
-    images = np.stack([to_mnist(canvas, even_width=even_width) for canvas in canvases])
-    return classifier.probabilities(images).argmax(axis=1)
+def as_drawn(drawing: list[Stroke], width: float, even_width: bool = False) -> np.ndarray:
+    return to_mnist(render_strokes(drawing, width=width), even_width=even_width)
+
+
+PIPELINES = {  # name -> (strokes, pen width) -> the model's input
+    "as drawn": as_drawn,
+    "as drawn, evened": functools.partial(as_drawn, even_width=True),
+    "redrawn (the Draw page)": lambda drawing, width: to_mnist(redraw(drawing)),
+}
+
+
+def read(classifier: Classifier, images: list[np.ndarray]) -> np.ndarray:
+    return classifier.probabilities(np.stack(images)).argmax(axis=1)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 A writer is a handwriting font, traced as a pen would trace it, in a fixed hand: a slant, a
 tilt, a width, a pen width and a size of their own, varied a little from drawing to drawing
-(and wobbling a little, as a hand does). The font's glyph is thinned to its centre line and
-drawn with a round pen by `strokes.render_strokes`, exactly as the app's canvas draws strokes.
+(and wobbling a little, as a hand does). The font's glyph is thinned to its centre line: the pen's
+strokes, which the Draw page redraws with one pen (`strokes.redraw`) as it does a canvas drawing.
 
 Why this set is independent of training: no font is ever used in training (training sees MNIST,
 distorted by `mnist_core.augment`), so every shape here, the fonts' 1s, 4s, 7s and 9s included,
@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_core.drawn import DrawnSet, DrawnSetError
-from mnist_core.strokes import render_strokes
+from mnist_core.strokes import Stroke, redraw, render_strokes
 from scripts.drawn_synthesis import HANDWRITING_FONTS, font_glyph, place, skeleton_segments, wobble
 
 # Debian package -> more handwriting fonts, only for writers (see the Makefile's FONTS).
@@ -114,7 +114,19 @@ class Writer:
         )
 
     def draw(self, digit: int, rng: np.random.Generator) -> np.ndarray:
-        """One drawing of `digit`: a (280, 280) uint8 canvas, white on black."""
+        """One drawing of `digit` as the Draw page reads it: its strokes redrawn with one pen
+        (`strokes.redraw`), a (280, 280) uint8 canvas, white on black."""
+        return redraw(self.strokes(digit, rng)[0])
+
+    def show(self, digit: int, rng: np.random.Generator) -> np.ndarray:
+        """One drawing of `digit` as the canvas shows it, with the writer's pen: (280, 280)
+        uint8, white on black."""
+        segments, pen = self.strokes(digit, rng)
+        return render_strokes(segments, width=pen)[:, :, 0]
+
+    def strokes(self, digit: int, rng: np.random.Generator) -> tuple[list[Stroke], float]:
+        """One drawing of `digit`: its strokes on the canvas (short segments along the glyph's
+        centre line) and the width of the writer's pen."""
         height = self.height * (1 + rng.uniform(-1, 1) * JITTER["height"])
         pen = min(self.pen * (1 + rng.uniform(-1, 1) * JITTER["pen"]), height / 4)
         pose = (
@@ -124,7 +136,7 @@ class Writer:
         )
         points = wobble(_centre_line(self.font, digit).reshape(-1, 2), rng, self.max_wobble)
         points = place(points, height, pen / 2, rng, pose)
-        return render_strokes(points.reshape(-1, 2, 2).tolist(), width=pen)[:, :, 0]
+        return points.reshape(-1, 2, 2).tolist(), pen
 
 
 def writer_fonts(validation: bool) -> tuple[str, ...]:
@@ -155,15 +167,19 @@ def make_writers(fonts: tuple[str, ...], seed: int) -> list[Writer]:
 
 
 def build_writers_set(
-    writers: list[Writer], per_digit: int = DEFAULT_PER_DIGIT, seed: int = DEFAULT_SEED
+    writers: list[Writer],
+    per_digit: int = DEFAULT_PER_DIGIT,
+    seed: int = DEFAULT_SEED,
+    shown: bool = False,
 ) -> DrawnSet:
-    """Every writer's `per_digit` drawings of each digit; `sources` names the writer."""
+    """Every writer's `per_digit` drawings of each digit as the Draw page reads them (`shown`:
+    as the canvas shows them); `sources` names the writer."""
     rng = np.random.default_rng(seed)
     canvases, labels, sources = [], [], []
     for writer in writers:
         for digit in range(10):
             for _ in range(per_digit):
-                canvases.append(writer.draw(digit, rng))
+                canvases.append((writer.show if shown else writer.draw)(digit, rng))
                 labels.append(digit)
                 sources.append(f"writer:{writer.name}")
     return DrawnSet(np.stack(canvases), np.array(labels, np.uint8), np.array(sources, dtype=str))

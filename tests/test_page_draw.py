@@ -1,8 +1,8 @@
 """The Draw page under AppTest: canvas settings, answer, hint, Clear, uploads, cached model,
 one-click training, and labelling drawings: keep, gallery, delete, export and import.
 
-AppTest cannot move a mouse, so `draw` hands the page what the canvas sends after a stroke
-(its drawing as a PNG data URL), made by `render_strokes`; the real browser tests draw."""
+AppTest cannot move a mouse, so `draw` hands the page what the canvas sends after a stroke (its
+paths, as fabric.js writes them); the real browser tests draw."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from mnist_core.pixels import to_pixels
 from mnist_core.preprocess import to_mnist
 from mnist_core.record import FineTuned
 from mnist_core.store import list_models
-from mnist_core.strokes import PEN_WIDTHS, render_strokes
+from mnist_core.strokes import PEN_WIDTHS, canvas_drawing, redraw
 from tests.app_support import open_page, train_tiny
 
 DRAW = "app_pages/draw.py"
@@ -61,9 +61,9 @@ def png(pixels: np.ndarray) -> bytes:
 
 
 def draw(app, strokes) -> None:
-    """Give the page the canvas state the browser sends after `strokes` (then rerun)."""
-    url = "data:image/png;base64," + base64.b64encode(png(render_strokes(strokes))).decode()
-    app.session_state["canvas"] = {"drawing": {"raw": {"objects": []}, "data": url}}
+    """Give the page the canvas state the browser sends after `strokes` (then rerun): the
+    pencil's paths as fabric.js objects."""
+    app.session_state["canvas"] = {"drawing": {"raw": canvas_drawing(strokes), "data": None}}
     app.run()
 
 
@@ -90,7 +90,7 @@ def test_the_canvas_is_a_black_280px_square_with_a_white_pen(with_model):
     assert settings["strokeColor"] == "#FFFFFF"
     assert settings["strokeWidth"] == 18
     assert settings["drawingMode"] == "freedraw"
-    assert settings["returnImageData"] is True
+    assert settings["returnImageData"] is False  # the page reads the strokes, not a PNG
 
     assert (app.slider(key="pen_width").min, app.slider(key="pen_width").max) == PEN_WIDTHS
     app.slider(key="pen_width").set_value(23).run()
@@ -252,7 +252,7 @@ def gallery(app):
 
 def add_drawings(store: FeedbackStore, labels: list[int]) -> list[int]:
     """Keep a canvas drawing for each label, as the page would (the model said 1 each time)."""
-    canvas = render_strokes(VERTICAL_LINE)
+    canvas = redraw(VERTICAL_LINE)
     image = to_pixels(to_mnist(canvas))
     return [store.add(image, canvas, label, 1, 0.9, "tiny") for label in labels]
 
@@ -272,11 +272,11 @@ def test_a_misread_drawing_is_kept_with_the_digit_the_user_gives(with_model, fee
 
     assert not app.exception
     (drawing,) = FeedbackStore.open().all()
-    canvas = render_strokes(VERTICAL_LINE)
+    canvas = redraw(VERTICAL_LINE)
     assert (drawing.label, drawing.predicted, drawing.model_name) == (7, 1, "tiny")
     assert f"{drawing.confidence:.0%} probability" == prediction.delta
-    # The raw canvas, losslessly: its grey strokes (the canvas is opaque, and drawn in grey).
-    np.testing.assert_array_equal(drawing.canvas, canvas[:, :, 0])
+    # The drawing as the page read it, losslessly: its strokes redrawn with one pen, in grey.
+    np.testing.assert_array_equal(drawing.canvas, canvas)
     np.testing.assert_array_equal(drawing.image, to_pixels(to_mnist(canvas)))  # what it saw
     assert app.toast[0].value.startswith("Kept as a 7")
     assert "Kept as **a 7**" in app.success[0].value  # instead of the control: kept once
@@ -461,7 +461,7 @@ def test_a_correction_teaches_that_person_at_once_and_nobody_else(with_model, fe
 def test_the_link_brings_back_the_name_and_its_memory_can_be_forgotten(with_model, feedback_db):
     store = FeedbackStore.open()
     add_drawings(store, [3, 3])
-    image = to_pixels(to_mnist(render_strokes(VERTICAL_LINE)))
+    image = to_pixels(to_mnist(redraw(VERTICAL_LINE)))
     store.add(image, None, 5, 1, 0.9, "tiny", person="Ada")
     app = open_page(DRAW, person="Ada")
 

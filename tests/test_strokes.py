@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from mnist_core.strokes import render_strokes
+from mnist_core.preprocess import to_mnist
+from mnist_core.strokes import (
+    CANVAS_SIZE,
+    REDRAWN_PEN,
+    REDRAWN_SIDE,
+    canvas_drawing,
+    canvas_strokes,
+    redraw,
+    render_strokes,
+)
 
 
 def test_canvas_is_opaque_black_rgba_with_white_grey_ink():
@@ -53,3 +63,68 @@ def test_points_outside_the_canvas_are_cut_off():
 def test_refuses_a_canvas_without_pixels_or_a_pen_without_width(size, width):
     with pytest.raises(ValueError, match="size must be at least 1 and width positive"):
         render_strokes([[(1, 1)]], size=size, width=width)
+
+
+def test_the_pencils_paths_are_read_as_polylines_through_the_middle_of_each_curve():
+    drawing = {  # as the canvas sends it: fabric.js objects, the pencil's smoothed paths
+        "version": "7.4.0",
+        "objects": [
+            {"type": "Path", "path": [["M", 10, 20], ["Q", 30, 20, 40, 60], ["L", 50, 70]]},
+            {"type": "Rect", "left": 5, "top": 5},  # not the pen's
+            {"type": "Path", "path": [["M", 1, 2], ["Q", "bad"], ["L", 3.5, 4]]},
+        ],
+    }
+
+    assert canvas_strokes(drawing) == [
+        [(10, 20), ((10 + 2 * 30 + 40) / 4, (20 + 2 * 20 + 60) / 4), (40, 60), (50, 70)],
+        [(1, 2), (3.5, 4)],
+    ]
+    assert canvas_strokes(None) == canvas_strokes({"objects": [], "clears": 3}) == []
+    assert canvas_strokes(canvas_drawing([[(1, 2), (3, 4)], [(5, 6)]])) == [
+        [(1, 2), (3, 4)],
+        [(5, 6)],
+    ]
+
+
+def nine(centre=(140.0, 100.0), size=1.0):
+    """A 9: a round loop and a stem down from its right side, `size` times 60 px tall."""
+    (x, y), r = centre, 14 * size
+    loop = [(x + r * np.cos(t), y + r * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)]
+    return [loop, [(x + r, y), (x + r + 6 * size, y + 46 * size)]]
+
+
+def holes(grey: np.ndarray) -> int:
+    """How many regions of background the ink encloses."""
+    background, count = ndimage.label(grey < 128)
+    touching_the_edge = set(
+        np.unique(np.r_[background[[0, -1]].ravel(), background[:, [0, -1]].ravel()])
+    )
+    return count - len(touching_the_edge - {0})
+
+
+def test_a_redrawn_digit_is_the_same_picture_at_any_size_and_place():
+    small, large = redraw(nine((60, 60), 0.5)), redraw(nine((150, 120), 2.5))
+
+    assert small.shape == (CANVAS_SIZE, CANVAS_SIZE) and small.dtype == np.uint8
+    # Only edge pixels differ, by how the anti-aliasing rounds; the model's input does not.
+    assert np.abs(small.astype(int) - large).mean() < 0.1
+    assert np.abs(to_mnist(small) - to_mnist(large)).max() < 0.01
+    rows = np.nonzero(large > 127)[0]
+    assert rows.max() - rows.min() == pytest.approx(REDRAWN_SIDE / (1 - REDRAWN_PEN), abs=3)
+    assert (rows.min() + rows.max()) / 2 == pytest.approx(CANVAS_SIZE / 2, abs=2)  # centred
+
+
+def test_redrawing_opens_the_small_loop_a_thick_pen_closed():
+    strokes = nine()
+    assert holes(render_strokes(strokes, width=30)[:, :, 0]) == 0  # as a thick pen shows it
+    assert holes(redraw(strokes)) == 1
+
+
+def test_redrawing_nothing_gives_a_black_canvas_and_a_dot_stays_a_round_dot():
+    assert not redraw([]).any()
+    dot = redraw([[(30, 250)]]) / 255
+    pen = REDRAWN_PEN * REDRAWN_SIDE / (1 - REDRAWN_PEN)
+    assert dot.sum() == pytest.approx(np.pi * (pen / 2) ** 2, rel=0.05)
+    rows, columns = np.nonzero(dot)
+    assert rows.mean() == pytest.approx(CANVAS_SIZE / 2, abs=1)
+    assert columns.mean() == pytest.approx(CANVAS_SIZE / 2, abs=1)

@@ -3,24 +3,22 @@
 A real browser (Chromium, through Playwright) opens the Draw page and draws one digit while
 every message it sends is recorded (`record`). A `Person` then replays that recording in a
 session of its own: it opens the Draw page as the browser did, sends drawings of its own the
-way the canvas sends one (a PNG in the canvas widget's value, in the recorded message, made by
-`stroke_message`), reads the Prediction from the server's replies, and can press Right! to
-keep a drawing. Shared by bench/classroom.py and the browser tests.
+way the canvas sends one (their strokes as fabric.js paths in the canvas widget's value, in the
+recorded message, made by `stroke_message`), reads the Prediction from the server's replies,
+and can press Right! to keep a drawing. Shared by bench/classroom.py and the browser tests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import json
 import random
 import threading
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from playwright.sync_api import Browser, expect, sync_playwright
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -28,7 +26,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from mnist_core.answer import read_digit
-from mnist_core.drawn import DrawnSet
+from mnist_core.strokes import Stroke, canvas_drawing, redraw
+from scripts.writers import DEFAULT_SEED, make_writers, writer_fonts
 from tests.e2e.browser import (
     VIEWPORT,
     draw_digit,
@@ -112,38 +111,42 @@ def _canvas_value(message: bytes) -> dict | None:
     return None
 
 
-def stroke_message(template: bytes, canvas: np.ndarray) -> bytes:
-    """The recorded stroke's message with `canvas` ((280, 280) grey) as the drawing sent."""
+def stroke_message(template: bytes, strokes: Sequence[Stroke]) -> bytes:
+    """The recorded stroke's message with `strokes` (canvas pixels) as the drawing sent."""
     back = BackMsg()
     back.ParseFromString(template)
-    png = io.BytesIO()
-    Image.fromarray(canvas).convert("RGBA").save(png, format="PNG")
     for widget in back.rerun_script.widget_states.widgets:
         if widget.id.endswith(CANVAS_KEY):
             value = json.loads(widget.json_value)
-            encoded = base64.b64encode(png.getvalue()).decode()
-            value["drawing"]["data"] = f"data:image/png;base64,{encoded}"
+            value["drawing"] = {"raw": canvas_drawing(strokes), "data": None}
             widget.json_value = json.dumps(value)
     return back.SerializeToString()
 
 
+def writers_drawings(seed: int = 0) -> Iterator[tuple[list[Stroke], int]]:
+    """Drawings by the test writers (scripts/writers.py) without end, as (strokes, digit): a
+    random writer and digit each."""
+    rng = np.random.default_rng(seed)
+    people = make_writers(writer_fonts(validation=False), DEFAULT_SEED)
+    while True:
+        writer, digit = people[rng.integers(len(people))], int(rng.integers(10))
+        yield writer.strokes(digit, rng)[0], digit
+
+
 def drawings_read_right(
-    drawn: DrawnSet, classifier, template: bytes, count: int, seed: int = 0
+    drawings: Iterable[tuple[Sequence[Stroke], int]], classifier, template: bytes, count: int
 ) -> list[tuple[bytes, str]]:
-    """Up to `count` of `drawn`'s canvases that `classifier` reads right through the app's
-    preprocessing, in a random order, each as (the recorded stroke's message carrying it, the
-    Prediction the page should show). Only drawings read right, so that a person's kept
-    drawings (all right) can only confirm their later answers."""
-    drawings = []
-    for index in np.random.default_rng(seed).permutation(len(drawn)):
-        canvas = drawn.canvases[index]
-        rgba = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)])
-        digit = read_digit(rgba, classifier).verdict.digit
-        if digit == drawn.labels[index]:
-            drawings.append((stroke_message(template, canvas), str(digit)))
-            if len(drawings) == count:
+    """The first `count` of `drawings` ((strokes, digit)) that `classifier` reads right as the
+    Draw page does, each as (the recorded stroke's message carrying it, the Prediction the page
+    should show). Only drawings read right, so that a person's kept drawings (all right) can
+    only confirm their later answers."""
+    read_right = []
+    for strokes, digit in drawings:
+        if read_digit(redraw(strokes), classifier).verdict.digit == digit:
+            read_right.append((stroke_message(template, strokes), str(digit)))
+            if len(read_right) == count:
                 break
-    return drawings
+    return read_right
 
 
 def _prediction_in(forward: ForwardMsg) -> str | None:

@@ -133,7 +133,7 @@ def test_nothing_covers_the_canvas_and_a_stroke_from_its_top_right_corner_draws(
 def test_the_thinnest_and_the_thickest_pen_give_the_model_the_same_digit(draw_page):
     page = draw_page
     pen = main(page).get_by_test_id("stSlider").get_by_role("slider")
-    ink = []
+    seen = []
     for key, width in (("Home", PEN_WIDTHS[0]), ("End", PEN_WIDTHS[1])):
         pen.focus()
         pen.press(key)
@@ -144,10 +144,11 @@ def test_the_thinnest_and_the_thickest_pen_give_the_model_the_same_digit(draw_pa
         page.wait_for_timeout(700)
         draw_digit(page, 7)
         expect(prediction(page)).to_have_text("7")
-        ink.append(model_input(page).sum())
+        seen.append(model_input(page) / 255)
         clear_canvas(page)
-    # As drawn, the thick pen's 7 holds more than twice the thin one's ink.
-    assert max(ink) < 1.4 * min(ink)
+    # Redrawn from its strokes with one pen, the 7 is the same picture with either pen (as drawn,
+    # the thick pen's holds more than twice the thin one's ink).
+    assert np.abs(seen[0] - seen[1]).max() < 0.1  # grey levels of the browser's own path
 
 
 def model_input(page) -> np.ndarray:

@@ -9,7 +9,6 @@ import asyncio
 import pytest
 
 from mnist_core.classify import Classifier
-from mnist_core.drawn import load_drawn_set
 from mnist_core.feedback import FeedbackStore
 from mnist_core.store import find_model
 from tests.e2e.light_sessions import (
@@ -20,6 +19,7 @@ from tests.e2e.light_sessions import (
     redrawn_by_a_stroke,
     replays_right,
     run_apart,
+    writers_drawings,
 )
 
 pytestmark = pytest.mark.e2e
@@ -45,11 +45,10 @@ def test_a_recorded_session_replays_and_people_get_their_own_answers_and_keep_dr
     assert replays_right(ws_url, recording)
 
     drawings = drawings_read_right(
-        load_drawn_set(),
+        writers_drawings(seed=5),
         Classifier.load(find_model(recording.model, models_folder).path),
         recording.stroke,
         PEOPLE * DRAWINGS_EACH,
-        seed=5,
     )
     people = [Person(ws_url, f"tester-{n}", recording, drawings[n::PEOPLE]) for n in range(PEOPLE)]
     # A control whose expected answers are all off by one: the check must catch every one.

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import sys
 from pathlib import Path
 
@@ -59,18 +58,19 @@ def main(argv: list[str] | None = None) -> int:
         f"redrawn with a pen {args.redrawn_pen:.0%} of the digit wide, as the Draw page does, "
         "and as the canvas shows them, with strokes evened to MNIST's width and without.",
     )
-    drawn = {width: drawings(people, width) for width in WIDTHS_TRIED}
+    inputs = {pipeline: {} for pipeline in PIPELINES}
+    for width in WIDTHS_TRIED:
+        for drawing in drawings(people, width):
+            shown = render_strokes(drawing, width=width)
+            for pipeline, prepare in PIPELINES.items():
+                inputs[pipeline].setdefault(width, []).append(prepare(drawing, shown))
     labels = np.tile(np.repeat(np.arange(10), PER_DIGIT), len(people))
     rows, verdicts = [], []
     for name in args.models:
         classifier = Classifier.load(find_model(name).path)
-        for pipeline, prepare in PIPELINES.items():
+        for pipeline, by_width in inputs.items():
             right = np.array(
-                [
-                    read(classifier, [prepare(drawing, width) for drawing in drawn[width]])
-                    == labels
-                    for width in WIDTHS_TRIED
-                ]
+                [read(classifier, by_width[width]) == labels for width in WIDTHS_TRIED]
             )
             accuracy = right.mean(axis=1)
             spread = accuracy.max() - accuracy.min()
@@ -108,14 +108,10 @@ def drawings(people, pen_width: float) -> list[list[Stroke]]:
     return drawn
 
 
-def as_drawn(drawing: list[Stroke], width: float, even_width: bool = False) -> np.ndarray:
-    return to_mnist(render_strokes(drawing, width=width), even_width=even_width)
-
-
-PIPELINES = {  # name -> (strokes, pen width) -> the model's input
-    "as drawn": as_drawn,
-    "as drawn, evened": functools.partial(as_drawn, even_width=True),
-    "redrawn (the Draw page)": lambda drawing, width: to_mnist(redraw(drawing)),
+PIPELINES = {  # name -> (the strokes, the canvas as it shows them) -> the model's input
+    "as drawn": lambda drawing, shown: to_mnist(shown, even_width=False),
+    "as drawn, evened": lambda drawing, shown: to_mnist(shown),
+    "redrawn (the Draw page)": lambda drawing, shown: to_mnist(redraw(drawing)),
 }
 
 

@@ -6,6 +6,7 @@ one size with one pen.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,7 +20,7 @@ REDRAWN_SIDE = 200
 """The longer side of a redrawn drawing's strokes (their centre lines), in canvas pixels."""
 REDRAWN_PEN = 0.1
 """The pen a drawing is redrawn with, as a fraction of the ink's longer side: chosen on the
-validation writers by bench/pen_width.py."""
+validation writers (`bench/pen_width.py --writers validation --redrawn-pen` measures another)."""
 _SUPERSAMPLING = 4  # draw this many times larger, then average down: anti-aliased edges
 
 Point = tuple[float, float]
@@ -94,14 +95,15 @@ def _path_points(path: object) -> list[Point]:
     for command in path if isinstance(path, list) else []:
         try:
             letter, *numbers = command
-            x, y = float(numbers[-2]), float(numbers[-1])
-            if letter == "Q" and points:
-                (start_x, start_y), (control_x, control_y) = points[-1], map(float, numbers[:2])
-                points.append(
-                    ((start_x + 2 * control_x + x) / 4, (start_y + 2 * control_y + y) / 4)
-                )
-        except (TypeError, ValueError, IndexError):
+            values = [float(number) for number in numbers]
+            x, y = values[-2:]
+        except (TypeError, ValueError):
             continue  # not a command the pencil writes
+        if not all(map(math.isfinite, values)):
+            continue
+        if letter == "Q" and len(values) == 4 and points:  # a quadratic curve: its middle too
+            (start_x, start_y), (control_x, control_y) = points[-1], values[:2]
+            points.append(((start_x + 2 * control_x + x) / 4, (start_y + 2 * control_y + y) / 4))
         points.append((x, y))
     return points
 

@@ -71,7 +71,7 @@ def test_the_pencils_paths_are_read_as_polylines_through_the_middle_of_each_curv
         "objects": [
             {"type": "Path", "path": [["M", 10, 20], ["Q", 30, 20, 40, 60], ["L", 50, 70]]},
             {"type": "Rect", "left": 5, "top": 5},  # not the pen's
-            {"type": "Path", "path": [["M", 1, 2], ["Q", "bad"], ["L", 3.5, 4]]},
+            {"type": "Path", "path": [["M", 1, 2], ["Q", "bad"], ["L", 3.5, 4], ["L", "nan", 0]]},
         ],
     }
 

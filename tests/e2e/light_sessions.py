@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -26,7 +28,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from mnist_core.answer import read_digit
-from mnist_core.strokes import Stroke, canvas_drawing, redraw
+from mnist_core.strokes import Point, Stroke, canvas_drawing, redraw
 from scripts.writers import DEFAULT_SEED, make_writers, writer_fonts
 from tests.e2e.browser import (
     VIEWPORT,
@@ -39,6 +41,7 @@ from tests.e2e.browser import (
 )
 
 ANSWER_TIMEOUT_S = 10.0  # an answer not back by then counts as missing
+POINTER_SPACING_PX = 4.0  # between the points a browser sends of a stroke, about
 CANVAS_KEY = "-canvas"  # the end of the canvas widget's id
 PREDICTION = "Prediction"  # the Draw page's metric label
 PERSON_KEY = "-person_field"  # the end of the Draw page's name field's id
@@ -125,12 +128,41 @@ def stroke_message(template: bytes, strokes: Sequence[Stroke]) -> bytes:
 
 def writers_drawings(seed: int = 0) -> Iterator[tuple[list[Stroke], int]]:
     """Drawings by the test writers (scripts/writers.py) without end, as (strokes, digit): a
-    random writer and digit each."""
+    random writer and digit each, as a pointer draws them (`as_pen_strokes`)."""
     rng = np.random.default_rng(seed)
     people = make_writers(writer_fonts(validation=False), DEFAULT_SEED)
     while True:
         writer, digit = people[rng.integers(len(people))], int(rng.integers(10))
-        yield writer.strokes(digit, rng)[0], digit
+        yield as_pen_strokes(writer.strokes(digit, rng)[0]), digit
+
+
+def as_pen_strokes(segments: Sequence[Stroke]) -> list[list[Point]]:
+    """A writer's short segments (in no order) joined where they meet into strokes, with a
+    point about every POINTER_SPACING_PX: a browser sends tens of points a stroke, not a
+    segment per skeleton pixel, and the server's work grows with both."""
+    ends: dict[Point, list[tuple[int, Point]]] = defaultdict(list)
+    for index, (start, end) in enumerate(segments):
+        ends[_meeting(start)].append((index, tuple(end)))
+        ends[_meeting(end)].append((index, tuple(start)))
+    used: set[int] = set()
+    strokes = []
+    for start in sorted(ends, key=lambda point: len(ends[point]) != 1):  # loose ends first
+        while any(index not in used for index, _ in ends[start]):
+            stroke, here = [start], start
+            while step := next((e for e in ends[_meeting(here)] if e[0] not in used), None):
+                used.add(step[0])
+                here = step[1]
+                if math.dist(stroke[-1], here) >= POINTER_SPACING_PX:
+                    stroke.append(here)
+            if stroke[-1] != here:
+                stroke.append(here)
+            strokes.append(stroke)
+    return strokes
+
+
+def _meeting(point: Sequence[float]) -> Point:
+    """Where segments meet: their shared end, rounded against floating-point noise."""
+    return round(point[0], 3), round(point[1], 3)
 
 
 def drawings_read_right(

@@ -2,8 +2,9 @@
 training. This module is its file format, loading and scoring; `scripts/drawn_synthesis.py`
 makes it (and says how, and how it differs from real drawings).
 
-Each image is a 280x280 canvas, white ink on black, as the Draw page's canvas returns it, so a
-model is scored on the app's own preprocessing.
+Each image is a 280x280 canvas, white ink on black, as the Draw page reads a drawing (the
+simulated writers' strokes redrawn with one pen, `strokes.redraw`; the older re-drawn MNIST set
+as its pen drew it), so a model is scored on the app's own preprocessing.
 """
 
 from __future__ import annotations

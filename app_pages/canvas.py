@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 import streamlit_drawable_canvas
 from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_core.strokes import CANVAS_SIZE, Point, canvas_strokes
+from mnist_core.strokes import CANVAS_SIZE, canvas_strokes, redraw
 
 _COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 _BUILD = Path(streamlit_drawable_canvas.__file__).parent / "frontend" / "build"
@@ -31,13 +32,14 @@ _STYLESHEET = "\n".join(
 _REGISTRY_LOGGER = "streamlit.components.v2.component_registry"
 
 
-def drawing_canvas(pen_width: int, clears: int, key: str) -> list[list[Point]]:
-    """A CANVAS_SIZE black square drawn on in white, without the toolbar; the strokes drawn on
-    it, each a polyline of canvas pixels (none yet: []). Changing `clears` empties it (the
-    canvas reloads a new initial drawing).
+def drawing_canvas(pen_width: int, clears: int, key: str) -> np.ndarray | None:
+    """A CANVAS_SIZE black square drawn on in white, without the toolbar; the drawing as the
+    model reads it, its strokes redrawn with one pen (`strokes.redraw`), grey (h, w) uint8, or
+    None before the first stroke. Changing `clears` empties it (the canvas reloads a new
+    initial drawing).
 
-    The strokes, not the canvas's picture: the Draw page redraws them with one pen
-    (`strokes.redraw`), and the browser neither encodes nor sends a PNG per stroke."""
+    The canvas sends its strokes, not a picture: the browser neither encodes nor sends a PNG
+    per stroke, and the pen a person picks does not reach the model."""
     _hide_the_toolbar()
     drawing = st_canvas(
         stroke_width=pen_width,
@@ -49,7 +51,8 @@ def drawing_canvas(pen_width: int, clears: int, key: str) -> list[list[Point]]:
         initial_drawing={"objects": [], "clears": clears},
         key=key,
     ).json_data
-    return canvas_strokes(drawing)
+    strokes = canvas_strokes(drawing)
+    return redraw(strokes) if strokes else None
 
 
 def _hide_the_toolbar() -> None:

@@ -24,7 +24,7 @@ from mnist_core.feedback import FeedbackError
 from mnist_core.personal import PersonalClassifier
 from mnist_core.preprocess import EmptyImageError, ImageError, load_image
 from mnist_core.store import ModelFileError, SavedModel, list_models
-from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH, redraw
+from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH
 
 _CLEARS = "canvas_clears"  # how many times Clear was pressed: part of the canvas's initial drawing
 _JUST_CLEARED = "canvas_just_cleared"
@@ -106,15 +106,14 @@ def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> N
 
 
 def _canvas() -> np.ndarray | None:
-    """The drawing redrawn with one pen (`strokes.redraw`) as grey pixels, or None when there is
-    none or it was just cleared. Redrawn, it reads the same with any pen, and that picture is
-    what a label keeps."""
+    """The drawing as the model reads it (redrawn with one pen: that picture is what a label
+    keeps), or None when there is none or it was just cleared."""
     pen_width = st.session_state.get("pen_width", STROKE_WIDTH)
-    strokes = drawing_canvas(pen_width, st.session_state.get(_CLEARS, 0), key="canvas")
+    drawing = drawing_canvas(pen_width, st.session_state.get(_CLEARS, 0), key="canvas")
     # Until the canvas has reloaded, it still reports the strokes it showed before Clear.
-    if st.session_state.pop(_JUST_CLEARED, False) or not strokes:
+    if st.session_state.pop(_JUST_CLEARED, False):
         return None
-    return redraw(strokes)
+    return drawing
 
 
 def _clear_canvas() -> None:

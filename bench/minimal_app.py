@@ -12,17 +12,16 @@ from app_pages.canvas import drawing_canvas
 from mnist_core.answer import read_digit
 from mnist_core.preprocess import EmptyImageError
 from mnist_core.store import list_models
-from mnist_core.strokes import STROKE_WIDTH, redraw
+from mnist_core.strokes import STROKE_WIDTH
 
 
 @st.fragment
 def draw() -> None:
     saved = list_models()[0]
-    strokes = drawing_canvas(STROKE_WIDTH, 0, key="canvas")
-    if strokes:
-        classifier = cached_classifier(str(saved.path), file_version(saved))
+    picture = drawing_canvas(STROKE_WIDTH, 0, key="canvas")
+    if picture is not None:
         try:
-            answer = read_digit(redraw(strokes), classifier)
+            answer = read_digit(picture, cached_classifier(str(saved.path), file_version(saved)))
         except EmptyImageError:
             return
         st.metric("Prediction", str(answer.verdict.digit))

@@ -30,11 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from harness.report import Report, markdown_table
 
-from mnist_core import strokes
 from mnist_core.classify import Classifier
 from mnist_core.preprocess import to_mnist
 from mnist_core.store import find_model
-from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH, Stroke, redraw, render_strokes
+from mnist_core.strokes import (
+    PEN_WIDTHS,
+    REDRAWN_PEN,
+    STROKE_WIDTH,
+    Stroke,
+    redraw,
+    render_strokes,
+)
 from scripts.writers import DEFAULT_SEED, make_writers, writer_fonts
 
 WIDTHS_TRIED = (PEN_WIDTHS[0], 12, STROKE_WIDTH, PEN_WIDTHS[1])  # the slider's ends, its default
@@ -46,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writers", choices=("test", "validation"), default="test")
     parser.add_argument("--models", nargs="+", default=["bench-reference-mlp", "bench-best"])
-    parser.add_argument("--redrawn-pen", type=float, default=strokes.REDRAWN_PEN)
+    parser.add_argument("--redrawn-pen", type=float, default=REDRAWN_PEN)
     args = parser.parse_args(argv)
-    strokes.REDRAWN_PEN = args.redrawn_pen
     people = make_writers(writer_fonts(args.writers == "validation"), DEFAULT_SEED)
     report = Report(
         "pen_width",
@@ -58,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         f"redrawn with a pen {args.redrawn_pen:.0%} of the digit wide, as the Draw page does, "
         "and as the canvas shows them, with strokes evened to MNIST's width and without.",
     )
-    inputs = {pipeline: {} for pipeline in PIPELINES}
+    prepares = pipelines(args.redrawn_pen)
+    inputs = {pipeline: {} for pipeline in prepares}
     for width in WIDTHS_TRIED:
         for drawing in drawings(people, width):
             shown = render_strokes(drawing, width=width)
-            for pipeline, prepare in PIPELINES.items():
+            for pipeline, prepare in prepares.items():
                 inputs[pipeline].setdefault(width, []).append(prepare(drawing, shown))
     labels = np.tile(np.repeat(np.arange(10), PER_DIGIT), len(people))
     rows, verdicts = [], []
@@ -108,11 +114,13 @@ def drawings(people, pen_width: float) -> list[list[Stroke]]:
     return drawn
 
 
-PIPELINES = {  # name -> (the strokes, the canvas as it shows them) -> the model's input
-    "as drawn": lambda drawing, shown: to_mnist(shown, even_width=False),
-    "as drawn, evened": lambda drawing, shown: to_mnist(shown),
-    "redrawn (the Draw page)": lambda drawing, shown: to_mnist(redraw(drawing)),
-}
+def pipelines(redrawn_pen: float) -> dict:
+    """Name -> (the strokes, the canvas as it shows them) -> the model's input."""
+    return {
+        "as drawn": lambda drawing, shown: to_mnist(shown, even_width=False),
+        "as drawn, evened": lambda drawing, shown: to_mnist(shown),
+        "redrawn (the Draw page)": lambda drawing, shown: to_mnist(redraw(drawing, redrawn_pen)),
+    }
 
 
 def read(classifier: Classifier, images: list[np.ndarray]) -> np.ndarray:

@@ -20,7 +20,7 @@ REDRAWN_SIDE = 200
 """The longer side of a redrawn drawing's strokes (their centre lines), in canvas pixels."""
 REDRAWN_PEN = 0.1
 """The pen a drawing is redrawn with, as a fraction of the ink's longer side: chosen on the
-validation writers (`bench/pen_width.py --writers validation --redrawn-pen` measures another)."""
+validation writers (`bench/pen_width.py --writers validation --redrawn-pen` measures one)."""
 _SUPERSAMPLING = 4  # draw this many times larger, then average down: anti-aliased edges
 
 Point = tuple[float, float]
@@ -41,10 +41,10 @@ def render_strokes(
     return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
 
 
-def redraw(strokes: Sequence[Stroke]) -> np.ndarray:
+def redraw(strokes: Sequence[Stroke], pen: float = REDRAWN_PEN) -> np.ndarray:
     """The drawing as the Draw page reads it: its strokes scaled to REDRAWN_SIDE, centred on a
-    CANVAS_SIZE sheet and drawn again with a pen REDRAWN_PEN of the digit wide, as uint8 grey
-    (size, size). All black when there are no strokes.
+    CANVAS_SIZE sheet and drawn again with a pen `pen` of the ink's longer side wide, as uint8
+    grey (size, size). All black when there are no strokes.
 
     A thick pen closes the small loops of an 8 or a 9, which no filter on the pixels can open
     again; the strokes still hold them. Redrawn, a digit gives the model the same picture
@@ -59,8 +59,8 @@ def redraw(strokes: Sequence[Stroke]) -> np.ndarray:
     placed = [
         [(x * scale + shift[0], y * scale + shift[1]) for x, y in stroke] for stroke in strokes
     ]
-    pen = REDRAWN_PEN * REDRAWN_SIDE / (1 - REDRAWN_PEN)  # pen = REDRAWN_PEN * (side + pen)
-    return _draw(placed, CANVAS_SIZE, pen)
+    width = pen * REDRAWN_SIDE / (1 - pen)  # width = pen * (side + width)
+    return _draw(placed, CANVAS_SIZE, width)
 
 
 def canvas_strokes(drawing: dict | None) -> list[list[Point]]:

@@ -6,9 +6,7 @@ most of a stroke's server CPU; `.streamlit/config.toml` turns that off (`runner.
 Without any full collection, though, reference cycles left by closed sessions pile up until
 Python's own collector reaches its oldest generation, then all at once. So one thread per
 server process collects every COLLECT_EVERY_SECONDS instead: cycles are freed within seconds,
-at the cost of one collection now and then rather than one per stroke. A collection walks
-every object the process tracks, most of them its modules' and never garbage, so the thread's
-first collection ends with `gc.freeze()`: what lives then is left out of every later one.
+at the cost of one collection now and then rather than one per stroke.
 
 Freed is not yet returned. glibc's malloc raises its mmap threshold each time a large block is
 freed, so canvas-sized arrays soon come from the heaps of the script threads, where freeing
@@ -56,8 +54,7 @@ def collect() -> None:
 
 
 class Collector:
-    """A thread that collects once and freezes what survives, then runs `collect()` every
-    `seconds` until `stop()`, which unfreezes it."""
+    """A thread that runs `collect()` every `seconds` until `stop()`."""
 
     def __init__(self, seconds: float) -> None:
         self._stopped = threading.Event()
@@ -69,11 +66,8 @@ class Collector:
     def stop(self) -> None:
         self._stopped.set()
         self.thread.join()
-        gc.unfreeze()
 
     def _collect(self, seconds: float) -> None:
-        collect()
-        gc.freeze()
         while not self._stopped.wait(seconds):
             collect()
 

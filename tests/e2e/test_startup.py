@@ -1,4 +1,5 @@
-"""The app's first page comes up without TensorFlow: only a page that needs a model loads it."""
+"""What a newcomer meets first: the first page, up without TensorFlow (only a page that needs a
+model loads it), opening on what they can do, and help texts that fit a laptop's screen."""
 
 from __future__ import annotations
 

@@ -26,6 +26,8 @@ from mnist_core.pixels import to_unit
 from mnist_core.preprocess import cross_filter
 
 FOOTED_SHARE = 0.4  # of the flagged 1s, those that also get a foot
+FLAG_LENGTH = (0.2, 0.6)  # of the 1's height
+FLAG_ANGLE = (15.0, 60.0)  # degrees below the horizontal, pointing left
 
 
 class AugmentationError(ValueError):
@@ -138,7 +140,8 @@ def add_styles(
         height = max(bottom - top, 1)
         if labels[index] == 1:
             start = np.array([top, ink[ink[:, 0] == top, 1].mean()])
-            length, angle = rng.uniform(0.2, 0.6) * height, np.radians(rng.uniform(15, 60))
+            length = rng.uniform(*FLAG_LENGTH) * height
+            angle = np.radians(rng.uniform(*FLAG_ANGLE))
             end = start + length * np.array([np.sin(angle), -np.cos(angle)])  # down, left
             if rng.random() < FOOTED_SHARE:
                 base = np.array([bottom, ink[ink[:, 0] == bottom, 1].mean()])

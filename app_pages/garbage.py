@@ -14,15 +14,23 @@ them leaves holes the heaps keep: the memory closed sessions used stayed with th
 fixed threshold (`mallopt`) keeps large blocks in mappings of their own, unmapped when freed,
 and `malloc_trim` after each collection hands back the heaps' free pages. Elsewhere than glibc
 both are skipped.
+
+And a closed session is kept for a while in case its browser reconnects, in a cache that
+drops it, once that time is over, only at its next write (the next session closing): after a
+class leaves, its sessions and everything they hold would stay until someone else comes and
+goes. The same thread drops them on time (on Streamlit's event loop, where its session store
+lives) and shuts them down as Streamlit's own close does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import threading
 
 import streamlit as st
+from streamlit import runtime
 
 COLLECT_EVERY_SECONDS = 10.0
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's initial value, kept from then on
@@ -53,8 +61,29 @@ def collect() -> None:
         _GLIBC.malloc_trim(0)
 
 
+def forget_expired_sessions() -> None:
+    """Have Streamlit's event loop drop and shut down the closed sessions whose time to
+    reconnect is over (see the module's docstring). Its session store is not public: with
+    another Streamlit that stores them differently, nothing is done."""
+    if not runtime.exists():
+        return
+    server = runtime.get_instance()
+    storage = getattr(getattr(server, "_session_mgr", None), "_session_storage", None)
+    expire = getattr(getattr(storage, "_cache", None), "expire", None)
+    if not callable(expire):
+        return
+    with contextlib.suppress(RuntimeError):  # the server is starting or stopping: no loop
+        server._get_async_objs().eventloop.call_soon_threadsafe(_shut_down_expired, expire)
+
+
+def _shut_down_expired(expire) -> None:
+    for _session_id, info in expire():
+        info.session.shutdown()
+
+
 class Collector:
-    """A thread that runs `collect()` every `seconds` until `stop()`."""
+    """A thread that forgets expired sessions and runs `collect()` every `seconds`, until
+    `stop()`."""
 
     def __init__(self, seconds: float) -> None:
         self._stopped = threading.Event()
@@ -69,6 +98,7 @@ class Collector:
 
     def _collect(self, seconds: float) -> None:
         while not self._stopped.wait(seconds):
+            forget_expired_sessions()
             collect()
 
 

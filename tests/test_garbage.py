@@ -74,3 +74,62 @@ def test_canvas_sized_blocks_stay_in_mappings_freed_with_them_once_the_threshold
     canvas_bytes = 280 * 280 * 4
     assert mapped_bytes_of_a_canvas("glibc's own") == 0  # it came from a heap, kept when freed
     assert mapped_bytes_of_a_canvas("fixed") >= canvas_bytes
+
+
+CLOSED_SESSIONS = """
+import asyncio, gc, sys, tempfile, weakref
+from pathlib import Path
+from streamlit.runtime import Runtime, RuntimeConfig
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.runtime.memory_session_storage import MemorySessionStorage
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from app_pages import garbage
+
+class Browser:
+    def write_forward_msg(self, msg):
+        pass
+
+async def main(collector):
+    script = Path(tempfile.mkdtemp()) / "app.py"
+    script.write_text("")
+    server = Runtime(RuntimeConfig(
+        script_path=str(script),
+        media_file_storage=MemoryMediaFileStorage("/media"),
+        uploaded_file_manager=MemoryUploadedFileManager("/upload"),
+        session_storage=MemorySessionStorage(ttl_seconds=0.2),
+    ))
+    await server.start()
+    ids = [server.connect_session(Browser(), {}) for _ in range(3)]
+    sessions = [weakref.ref(server.get_app_session(id_)) for id_ in ids]
+    for id_ in ids:
+        server.disconnect_session(id_)
+    thread = garbage.Collector(0.05) if collector == "collector" else None
+    await asyncio.sleep(1.0)  # the sessions' time to reconnect, many times over
+    if thread is not None:
+        thread.stop()
+    gc.collect()
+    print(sum(session() is not None for session in sessions))
+    server.stop()
+    await server.stopped
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def sessions_alive_after_they_closed(collector: str) -> int:
+    """Of three sessions of a real Streamlit runtime, in a fresh process (the runtime is one
+    per process), how many are still alive after they closed and their reconnect time passed,
+    with no other session coming or going."""
+    done = subprocess.run(
+        [sys.executable, "-c", CLOSED_SESSIONS, collector],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    return int(done.stdout)
+
+
+def test_the_collector_thread_frees_closed_sessions_once_their_reconnect_time_is_over():
+    assert sessions_alive_after_they_closed("none") == 3  # Streamlit alone keeps them
+    assert sessions_alive_after_they_closed("collector") == 0

@@ -50,6 +50,7 @@ from mnist_core.feedback import FeedbackStore
 from mnist_core.store import ModelFileError, find_model
 from tests.e2e.browser import ProxiedServers, StreamlitServer, train_reader
 from tests.e2e.light_sessions import (
+    ANSWER_TIMEOUT_S,
     Person,
     Recording,
     drawings_read_right,
@@ -61,8 +62,10 @@ from tests.e2e.light_sessions import (
 TARGET_P95_S = 0.5
 APP, MINIMAL_APP = "streamlit_app.py", "bench/minimal_app.py"
 SESSION_TTL_S = 6  # a closed session's memory is freed this long after it closed
-# After the sessions close, before memory is read: their TTL, then a collection, and a margin.
-SETTLE_S = SESSION_TTL_S + COLLECT_EVERY_SECONDS + 9
+# After the sessions close, before memory is read: their TTL, then the collector thread's
+# round that frees them and the one after (which collects what they left and trims), and a
+# margin.
+SETTLE_S = SESSION_TTL_S + 2 * COLLECT_EVERY_SECONDS + 9
 DRAWINGS = 600  # test-writer drawings the people draw from
 LADDER = [60, 120, 180, 240, 300, 400, 500, 600, 800]  # people per step, until one is not held
 SOAK_PEOPLE = 100
@@ -384,11 +387,12 @@ def soak_table(soaks: list[Step], args) -> str:
         "people",
         "answers",
         "p95 s",
-        "wrong or missing",
+        "wrong",
+        "missing",
         "dropped",
         "labelled",
         "in the database",
-        "server MiB: before, each minute, after close",
+        f"server MiB: before, each minute, {SETTLE_S:g} s after close",
     ]
     rows = [
         [
@@ -396,7 +400,8 @@ def soak_table(soaks: list[Step], args) -> str:
             step.people,
             len(step.seconds),
             f"{step.p95:.3f}",
-            step.wrong + step.missing,
+            step.wrong,
+            step.missing,
             step.dropped,
             step.labelled,
             step.stored,
@@ -407,14 +412,17 @@ def soak_table(soaks: list[Step], args) -> str:
     return (
         f"**{SOAK_PEOPLE} people for {args.soak / 60:g} minutes**, each keeping every "
         f"{LABEL_EVERY}th drawing read right with Right! (under their own name, so into their own "
-        "memory; each keep reruns the whole page). With several processes "
+        "memory; each keep reruns the whole page). Wrong: not the digit drawn, which the "
+        "model alone reads right (their memory can change an answer); missing: no answer "
+        f"within {ANSWER_TIMEOUT_S:g} s. With several processes "
         "one is killed halfway and started again empty; dropped: the people whose connection "
         "it took; memory is that of the processes that lived on.\n\n"
         + markdown_table(headers, rows)
         + "\n\n"
         + "  \n".join(
-            f"{step.servers}: memory after close {step.memory_mib[-1] - step.memory_mib[0]:+.0f} "
-            f"MiB from before the people came, {max(step.memory_mib) - step.memory_mib[0]:+.0f} "
+            f"{step.servers}: memory {SETTLE_S:g} s after close "
+            f"{step.memory_mib[-1] - step.memory_mib[0]:+.0f} MiB from before the people came, "
+            f"{max(step.memory_mib) - step.memory_mib[0]:+.0f} "
             "MiB at most while they drew"
             + (" (the processes that lived on)" if "processes" in step.servers else "")
             + "."

@@ -57,17 +57,22 @@ print(libc.mallinfo2().hblkhd - before)
 """
 
 
-def mapped_bytes_of_a_canvas(threshold: str) -> int:
-    """How much more malloc holds in mappings of their own while a canvas-sized array lives,
-    after a larger block was freed, in a fresh process."""
+def number_printed_by(program: str, argument: str) -> int:
+    """What `program` prints when run with `argument` in a fresh Python process."""
     done = subprocess.run(
-        [sys.executable, "-c", MALLOC_BLOCKS, threshold],
+        [sys.executable, "-c", program, argument],
         capture_output=True,
         text=True,
         check=True,
         cwd=REPO_ROOT,
     )
     return int(done.stdout)
+
+
+def mapped_bytes_of_a_canvas(threshold: str) -> int:
+    """How much more malloc holds in mappings of their own while a canvas-sized array lives,
+    after a larger block was freed, in a fresh process."""
+    return number_printed_by(MALLOC_BLOCKS, threshold)
 
 
 def test_canvas_sized_blocks_stay_in_mappings_freed_with_them_once_the_threshold_is_fixed():
@@ -120,14 +125,7 @@ def sessions_alive_after_they_closed(collector: str) -> int:
     """Of three sessions of a real Streamlit runtime, in a fresh process (the runtime is one
     per process), how many are still alive after they closed and their reconnect time passed,
     with no other session coming or going."""
-    done = subprocess.run(
-        [sys.executable, "-c", CLOSED_SESSIONS, collector],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO_ROOT,
-    )
-    return int(done.stdout)
+    return number_printed_by(CLOSED_SESSIONS, collector)
 
 
 def test_the_collector_thread_frees_closed_sessions_once_their_reconnect_time_is_over():

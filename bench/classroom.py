@@ -67,7 +67,8 @@ SESSION_TTL_S = 6  # a closed session's memory is freed this long after it close
 # margin.
 SETTLE_S = SESSION_TTL_S + 2 * COLLECT_EVERY_SECONDS + 9
 DRAWINGS = 600  # test-writer drawings the people draw from
-LADDER = [60, 120, 180, 240, 300, 400, 500, 600, 800]  # people per step, until one is not held
+# People per step, until one is not held: about a tenth apart where processes reach their limit.
+LADDER = [60, 120, 180, 240, 300, 330, 360, 400, 450, 500, 550, 600, 650, 700, 800]
 SOAK_PEOPLE = 100
 LABEL_EVERY = 4  # in the long run, a person keeps every 4th drawing read right
 
@@ -221,9 +222,7 @@ def run_step(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
-    parser.add_argument(
-        "--people", type=int, nargs="+", default=[60, 120, 180, 240, 300, 400, 500, 600, 800]
-    )
+    parser.add_argument("--people", type=int, nargs="+", default=LADDER)
     parser.add_argument("--seconds", type=float, default=30, help="of drawing, per step")
     parser.add_argument("--period", type=float, default=5, help="seconds between a person's digits")
     parser.add_argument("--soak", type=float, default=300, help="seconds of the 100-people run")

@@ -26,6 +26,7 @@ from mnist_core.store import SavedModel
 
 GALLERY_SHOWN = 48  # the newest drawings shown; all of them are scored and exported
 EXPORT_NAME = "my_drawings.npz"
+GALLERY = "feedback_gallery"  # the gallery expander's key: True in session state while open
 _GALLERY_COLUMNS = 8
 _THUMBNAIL_SCALE = 3  # a 28x28 drawing is shown at 84 px, in whole screen pixels: no blur
 _KEPT = "feedback_kept"  # fingerprint -> (label, id) of each picture kept this session
@@ -100,30 +101,38 @@ def _keep(
         return
     st.session_state[_KEPT] = {**st.session_state.get(_KEPT, {}), fingerprint: (label, drawing_id)}
     st.session_state[_NOTICE] = f"Kept as {a_digit(label)}. Drawings: {kept}."
-    st.rerun()  # the whole page, not just the canvas' fragment: the gallery shows it
+    st.rerun()  # the whole page, not just the canvas' fragment: the gallery counts it
 
 
 def gallery_ui(model: SavedModel, person: str) -> None:
     """`person`'s labelled drawings, newest first, each with Delete; export and import (of
-    everyone's) as `.npz`; fine-tuning `model` (the active one) on everyone's."""
+    everyone's) as `.npz`; fine-tuning `model` (the active one) on everyone's. Built only while
+    its expander is open: every keep reruns the whole page, and most people never open it."""
     try:
         store = _existing_store()
-        drawings = [] if store is None else store.all(person)
-        everyone = 0 if store is None else store.count()
+        yours, everyone = (0, 0) if store is None else (store.count(person), store.count())
     except FeedbackError as error:
         st.error(f"Your labelled drawings cannot be read: {error}.")
         return
-    wrong = sum(not drawing.correct for drawing in drawings)
-    with st.expander(f"Your labelled drawings ({len(drawings)})", key="feedback_gallery"):
+    gallery = st.expander(f"Your labelled drawings ({yours})", key=GALLERY, on_change="rerun")
+    if not gallery.open:
+        return
+    with gallery:
         unlock_ui("drawings")
         _export_import_ui(store, everyone)
         _fine_tune_ui(model, everyone)
-        if not drawings:
+        if not yours:
             st.caption(
                 "None yet. After the model answers, say whether it was right: the drawing is "
                 "kept here with its true digit."
             )
             return
+        try:
+            drawings = store.all(person)
+        except FeedbackError as error:
+            st.error(f"Your labelled drawings cannot be read: {error}.")
+            return
+        wrong = sum(not drawing.correct for drawing in drawings)
         st.caption(
             f"The model misread {wrong} of {len(drawings)} at the time (their captions end "
             f"in ✗). Your digit · what the model said.{_shown_note(len(drawings))}"

@@ -22,6 +22,7 @@ _PERSON = "person"  # the session's person, and the link's query parameter
 _FIELD = "person_field"
 _NAME_ERROR = "person_name_error"
 _CONFIRM_FORGET = "person_confirm_forget"
+_READER = "person_reader"  # (what it was made from, the reader) of the session's person
 _NO_DRAWINGS = (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
 
 
@@ -74,9 +75,9 @@ def _rename() -> None:
 
 def personal_reader(saved: SavedModel, person: str) -> PersonalClassifier:
     """`saved`'s classifier with `person`'s memory: built again when the model or their
-    drawings change, shared by every session of that person. Raises `store.ModelFileError`
-    when the model file is unsafe, broken or gone, and `FeedbackError` when the drawings
-    cannot be read (`memoryless_reader` still reads)."""
+    drawings change. Raises `store.ModelFileError` when the model file is unsafe, broken or
+    gone, and `FeedbackError` when the drawings cannot be read (`memoryless_reader` still
+    reads)."""
     path = feedback_path()
     if not path.exists():  # looking never creates the store
         return memoryless_reader(saved)
@@ -89,7 +90,6 @@ def memoryless_reader(saved: SavedModel) -> PersonalClassifier:
     return _reader(str(saved.path), file_version(saved), None, EVERYONE, (0, 0))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
 def _reader(
     model_path: str,
     model_version: int,
@@ -97,13 +97,22 @@ def _reader(
     person: str,
     drawings_version: tuple[int, int],
 ) -> PersonalClassifier:
-    """The versions are part of the cache key: a new drawing or a new model builds anew."""
+    """The session's reader, built anew when any of what it is made from changes (the versions
+    say when a drawing or the model did). Kept in the session rather than in a cache shared by
+    the process, so that its memory goes with the session: a shared cache kept the readers of
+    a class long after it left."""
+    made_from = (model_path, model_version, store_path, person, drawings_version)
+    kept = st.session_state.get(_READER)
+    if kept is not None and kept[0] == made_from:
+        return kept[1]
     base = cached_classifier(model_path, model_version)
     if store_path is None:
         images, labels = _NO_DRAWINGS
     else:
         images, labels = FeedbackStore.open(store_path).arrays(person=person)
-    return PersonalClassifier(base, to_unit(images), labels)
+    reader = PersonalClassifier(base, to_unit(images), labels)
+    st.session_state[_READER] = (made_from, reader)
+    return reader
 
 
 def memory_ui(reader: PersonalClassifier, person: str) -> None:

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from app_pages import access
+from app_pages.feedback_ui import GALLERY
 from mnist_core.store import list_models
 from tests.app_support import open_page
 
@@ -91,7 +92,8 @@ def test_drawing_and_labelling_stay_open_with_a_key(locked, with_models):
     assert not app.exception
     assert app.get("bidi_component")  # the canvas
     assert any(u.label.startswith("PNG or JPEG") for u in app.file_uploader)
-    fine_tune = next(b for b in app.button if b.label.startswith("Fine-tune"))
+    app.session_state[GALLERY] = True  # the labelled drawings opened
+    fine_tune = next(b for b in app.run().button if b.label.startswith("Fine-tune"))
     assert fine_tune.disabled
 
 

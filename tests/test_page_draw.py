@@ -7,15 +7,17 @@ paths, as fabric.js writes them); the real browser tests draw."""
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
 import shutil
+import weakref
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app_pages.feedback_ui import export_bytes, import_bytes
+from app_pages.feedback_ui import GALLERY, export_bytes, import_bytes
 from app_pages.training_job import job_runner
 from mnist_core.answer import PREVIEW_SCALE
 from mnist_core.classify import Classifier
@@ -250,6 +252,14 @@ def gallery(app):
     return expander
 
 
+def open_gallery(app, is_open: bool = True):
+    """Open (or close) the labelled drawings' expander, as a click on it does, and run. AppTest
+    sends no expander's state, so the next run closes it again (and opening it twice in a row
+    leaves it closed)."""
+    app.session_state[GALLERY] = is_open
+    return app.run()
+
+
 def add_drawings(store: FeedbackStore, labels: list[int]) -> list[int]:
     """Keep a canvas drawing for each label, as the page would (the model said 1 each time)."""
     canvas = redraw(VERTICAL_LINE)
@@ -282,7 +292,7 @@ def test_a_misread_drawing_is_kept_with_the_digit_the_user_gives(with_model, fee
     assert "Kept as **a 7**" in app.success[0].value  # instead of the control: kept once
     assert not app.pills
     assert gallery(app).label == "Your labelled drawings (1)"
-    assert gallery(app).image[0].proto.imgs[0].caption == "7 · said 1 ✗"
+    assert gallery(open_gallery(app)).image[0].proto.imgs[0].caption == "7 · said 1 ✗"
 
 
 def test_right_keeps_the_drawing_with_the_models_answer(with_model):
@@ -293,7 +303,7 @@ def test_right_keeps_the_drawing_with_the_models_answer(with_model):
 
     (drawing,) = FeedbackStore.open().all()
     assert drawing.label == drawing.predicted == 1
-    assert gallery(app).image[0].proto.imgs[0].caption == "1 · said 1 ✓"
+    assert gallery(open_gallery(app)).image[0].proto.imgs[0].caption == "1 · said 1 ✓"
 
 
 def test_a_damaged_store_is_said_plainly_the_model_still_reads_and_nothing_is_written(
@@ -343,7 +353,7 @@ def test_each_stroke_reuses_the_labelling_widgets_and_a_new_drawing_starts_unlab
 def test_delete_in_the_gallery_forgets_that_drawing(with_model):
     store = FeedbackStore.open()
     first, second = add_drawings(store, [4, 9])
-    app = open_page(DRAW)
+    app = open_gallery(open_page(DRAW))
     assert gallery(app).label == "Your labelled drawings (2)"
 
     app.button(key=f"feedback_delete_{first}").click().run()
@@ -354,17 +364,36 @@ def test_delete_in_the_gallery_forgets_that_drawing(with_model):
     assert app.toast[0].value == "Deleted the drawing."
 
 
+def test_the_gallery_is_built_only_while_it_is_open(with_model):
+    first, second = add_drawings(FeedbackStore.open(), [4, 9])
+    app = open_page(DRAW)
+    deletes = {f"feedback_delete_{first}", f"feedback_delete_{second}"}
+
+    def shown() -> tuple[int, set[str]]:
+        keys = {b.key for b in app.button} & deletes
+        return len(gallery(app).image), keys
+
+    assert gallery(app).label == "Your labelled drawings (2)"  # counted while closed
+    assert shown() == (0, set())  # but not built: no picture, no Delete
+    open_gallery(app)
+    assert not app.exception
+    assert shown() == (2, deletes)
+    open_gallery(app, False)
+    assert shown() == (0, set())
+
+
 def test_fine_tuning_waits_for_enough_drawings_then_runs_as_the_job(
     with_model, small_npz, monkeypatch
 ):
     monkeypatch.setenv("MNIST_DATA", str(small_npz))
     store = FeedbackStore.open()
     add_drawings(store, [1] * (MIN_DRAWINGS - 1))
-    app = open_page(DRAW)
+    app = open_gallery(open_page(DRAW))
     assert button(app, "Fine-tune tiny").disabled
     add_drawings(store, [1])
 
-    app.run()
+    app.run()  # the page as it is now, its gallery closed again (AppTest sends no expander state)
+    open_gallery(app)
     button(app, "Fine-tune tiny").click().run()
 
     job = job_runner().current()
@@ -408,7 +437,7 @@ def test_a_bad_import_names_the_upload_and_adds_nothing(tmp_path):
 def test_the_page_imports_an_export_and_refuses_a_bad_file(with_model, tmp_path):
     elsewhere = FeedbackStore.open(tmp_path / "elsewhere.sqlite")
     add_drawings(elsewhere, [2, 6])
-    app = open_page(DRAW)
+    app = open_gallery(open_page(DRAW))
 
     app.file_uploader(key="feedback_import_0").set_value(
         ("notes.npz", b"shopping list: eggs", "application/octet-stream")
@@ -419,7 +448,7 @@ def test_the_page_imports_an_export_and_refuses_a_bad_file(with_model, tmp_path)
     assert gallery(app).label == "Your labelled drawings (0)"
 
     exported = export_bytes(elsewhere)
-    app.file_uploader(key="feedback_import_1").set_value(
+    open_gallery(app).file_uploader(key="feedback_import_1").set_value(
         ("theirs.npz", exported, "application/octet-stream")
     ).run()
 
@@ -456,6 +485,17 @@ def test_a_correction_teaches_that_person_at_once_and_nobody_else(with_model, fe
     bob.text_input(key="person_field").set_value("Bob").run()
     draw(bob, SHIFTED_LINE)
     assert predictions(bob)[0].value == prediction.value
+
+
+def test_a_persons_reader_goes_with_their_session(with_model, feedback_db):
+    add_drawings(FeedbackStore.open(), [3, 3])
+    app = open_page(DRAW)
+    _made_from, reader = app.session_state["person_reader"]
+    assert reader.size == 2
+    kept = weakref.ref(reader)
+    del app, reader
+    gc.collect()
+    assert kept() is None  # no cache of the process keeps it once the session is gone
 
 
 def test_the_link_brings_back_the_name_and_its_memory_can_be_forgotten(with_model, feedback_db):

@@ -106,6 +106,10 @@ def test_a_corrected_digit_is_read_right_the_next_time_it_is_drawn(draw_page):
 
     expect(prediction(page)).to_have_text("1")
     screenshot(page, "draw-learns")
+    # The gallery is built when it is opened: a click opens it with the kept drawing in it.
+    main(page).get_by_text("Your labelled drawings (1)").click()
+    expect(main(page).get_by_text(re.compile(r"^1 · said \d ✗$"))).to_be_visible()
+    expect(main(page).get_by_role("button", name="Delete", exact=True)).to_be_visible()
 
 
 # A 7 written from the canvas' top-right corner, where its toolbar used to take presses: the bar

@@ -112,7 +112,7 @@ def gallery_ui(model: SavedModel, person: str) -> None:
         store = _existing_store()
         yours, everyone = (0, 0) if store is None else (store.count(person), store.count())
     except FeedbackError as error:
-        st.error(f"Your labelled drawings cannot be read: {error}.")
+        _unreadable(error)
         return
     gallery = st.expander(f"Your labelled drawings ({yours})", key=GALLERY, on_change="rerun")
     if not gallery.open:
@@ -130,7 +130,7 @@ def gallery_ui(model: SavedModel, person: str) -> None:
         try:
             drawings = store.all(person)
         except FeedbackError as error:
-            st.error(f"Your labelled drawings cannot be read: {error}.")
+            _unreadable(error)
             return
         wrong = sum(not drawing.correct for drawing in drawings)
         st.caption(
@@ -143,6 +143,10 @@ def gallery_ui(model: SavedModel, person: str) -> None:
             for drawing, column in zip(row, st.columns(_GALLERY_COLUMNS), strict=False):
                 with column:
                     _thumbnail(drawing)
+
+
+def _unreadable(error: FeedbackError) -> None:
+    st.error(f"Your labelled drawings cannot be read: {error}.")
 
 
 def _existing_store() -> FeedbackStore | None:

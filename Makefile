@@ -25,7 +25,8 @@ $(DATA): | $(INSTALLED)
 	$(PY) -m mnist_core.data
 
 # Rebuilt when the scripts that make it change.
-$(DRAWN): scripts/build_drawn_set.py scripts/writers.py scripts/drawn_synthesis.py | $(DATA) fonts
+$(DRAWN): scripts/build_drawn_set.py scripts/writers.py scripts/drawn_synthesis.py \
+		mnist_core/strokes.py | $(DATA) fonts
 	$(PY) scripts/build_drawn_set.py
 
 # From Debian: the handwriting fonts the drawn-digit sets are written with (never used in

@@ -81,7 +81,7 @@ def to_grey_ink(image: np.ndarray | Image.Image) -> np.ndarray:
     whatever its colour. Otherwise transparent pixels are flattened onto the sheet's colour.
     """
     pixels = _pixels_of(image)
-    if _is_opaque_grey(pixels):  # the canvas: light strokes on an opaque dark sheet
+    if _is_opaque_grey(pixels):  # a drawing: light strokes on an opaque dark sheet
         grey, alpha = np.divide(pixels[:, :, 0], 255, dtype=np.float32), None
     else:
         grey, alpha = _grey_and_alpha(_unit_range(pixels))
@@ -93,6 +93,8 @@ def to_grey_ink(image: np.ndarray | Image.Image) -> np.ndarray:
             sheet = np.median(_border(grey)[border_alpha >= 0.5])
             grey = grey * alpha + sheet * (1 - alpha)
     background = np.median(_border(grey))
+    if background == 0:  # a black sheet, as every drawing has: the grey is the ink
+        return grey
     ink = grey - background if background <= 0.5 else background - grey
     return np.maximum(ink, 0, out=ink)
 
@@ -237,10 +239,13 @@ def _pixels_of(image: np.ndarray | Image.Image) -> np.ndarray:
 
 
 def _is_opaque_grey(pixels: np.ndarray) -> bool:
-    """Whether uint8 RGB(A) pixels are grey (R = G = B) and opaque: then one channel is the
-    luma, and the other channels need not be converted (the hot path: every stroke)."""
-    if pixels.dtype != np.uint8 or pixels.shape[2] not in (3, 4):
+    """Whether uint8 pixels are one grey channel (as `strokes.redraw` makes), or RGB(A) that is
+    grey (R = G = B) and opaque: then one channel is the luma, and the others need not be
+    converted (the hot path: every stroke)."""
+    if pixels.dtype != np.uint8 or pixels.shape[2] not in (1, 3, 4):
         return False
+    if pixels.shape[2] == 1:
+        return True
     if pixels.shape[2] == 4 and pixels.flags.c_contiguous and sys.byteorder == "little":
         # One pass over whole pixels, not three over strided channels: a pixel read as a
         # 32-bit word is R + 256 G + 65536 B + 2**24 A, so grey and opaque means R * 0x010101

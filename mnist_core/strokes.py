@@ -21,7 +21,11 @@ REDRAWN_SIDE = 200
 REDRAWN_PEN = 0.1
 """The pen a drawing is redrawn with, as a fraction of the ink's longer side: chosen on the
 validation writers (`bench/pen_width.py --writers validation --redrawn-pen` measures one)."""
-_SUPERSAMPLING = 4  # draw this many times larger, then average down: anti-aliased edges
+REDRAWN_SUPERSAMPLING = 2
+"""How many times larger a drawing is redrawn, then averaged down. Each pixel of the model's
+28x28 already averages many of the sheet's, so finer edges buy nothing measurable and cost the
+server on every stroke (`bench/redraw_resolution.py` measures both)."""
+_SUPERSAMPLING = 4  # the canvas' own anti-aliased edges, for pictures as the browser shows them
 
 Point = tuple[float, float]
 Stroke = Sequence[Point]
@@ -37,14 +41,19 @@ def render_strokes(
     """
     if size < 1 or not width > 0:
         raise ValueError(f"size must be at least 1 and width positive, not {size} and {width}")
-    grey = _draw(strokes, size, width)
+    grey = _draw(strokes, size, width, _SUPERSAMPLING)
     return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
 
 
-def redraw(strokes: Sequence[Stroke], pen: float = REDRAWN_PEN) -> np.ndarray:
+def redraw(
+    strokes: Sequence[Stroke],
+    pen: float = REDRAWN_PEN,
+    supersampling: int = REDRAWN_SUPERSAMPLING,
+) -> np.ndarray:
     """The drawing as the Draw page reads it: its strokes scaled to REDRAWN_SIDE, centred on a
     CANVAS_SIZE sheet and drawn again with a pen `pen` of the ink's longer side wide, as uint8
-    grey (size, size). All black when there are no strokes.
+    grey (size, size), drawn `supersampling` times larger and averaged down. All black when
+    there are no strokes.
 
     A thick pen closes the small loops of an 8 or a 9, which no filter on the pixels can open
     again; the strokes still hold them. Redrawn, a digit gives the model the same picture
@@ -60,7 +69,7 @@ def redraw(strokes: Sequence[Stroke], pen: float = REDRAWN_PEN) -> np.ndarray:
         [(x * scale + shift[0], y * scale + shift[1]) for x, y in stroke] for stroke in strokes
     ]
     width = pen * REDRAWN_SIDE / (1 - pen)  # width = pen * (side + width)
-    return _draw(placed, CANVAS_SIZE, width)
+    return _draw(placed, CANVAS_SIZE, width, supersampling)
 
 
 def canvas_strokes(drawing: dict | None) -> list[list[Point]]:
@@ -108,16 +117,19 @@ def _path_points(path: object) -> list[Point]:
     return points
 
 
-def _draw(strokes: Sequence[Stroke], size: int, width: float) -> np.ndarray:
-    """White strokes on a black (size, size) uint8 sheet, anti-aliased; a disc on every point
-    makes the caps and joints round (cheaper than Pillow's curved joints)."""
-    sheet = Image.new("L", (size * _SUPERSAMPLING, size * _SUPERSAMPLING), 0)
+def _draw(strokes: Sequence[Stroke], size: int, width: float, supersampling: int) -> np.ndarray:
+    """White strokes on a black (size, size) uint8 sheet, drawn `supersampling` times larger
+    and averaged down (anti-aliased edges); a disc on every point makes the caps and joints
+    round (cheaper than Pillow's curved joints)."""
+    sheet = Image.new("L", (size * supersampling, size * supersampling), 0)
     pen = ImageDraw.Draw(sheet)
-    radius = width * _SUPERSAMPLING / 2
+    radius = width * supersampling / 2
     for stroke in strokes:
-        points = [(x * _SUPERSAMPLING, y * _SUPERSAMPLING) for x, y in stroke]
+        points = [(x * supersampling, y * supersampling) for x, y in stroke]
         if len(points) > 1:
             pen.line(points, fill=255, width=round(2 * radius))
         for x, y in points:
             pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    return np.asarray(sheet.reduce(_SUPERSAMPLING))
+    if supersampling > 1:
+        sheet = sheet.reduce(supersampling)
+    return np.asarray(sheet)

@@ -151,8 +151,11 @@ def test_the_thinnest_and_the_thickest_pen_give_the_model_the_same_digit(draw_pa
         seen.append(model_input(page) / 255)
         clear_canvas(page)
     # Redrawn from its strokes with one pen, the 7 is the same picture with either pen (as drawn,
-    # the thick pen's holds more than twice the thin one's ink).
-    assert np.abs(seen[0] - seen[1]).max() < 0.1  # grey levels of the browser's own path
+    # the thick pen's holds more than twice the thin one's ink). The browser's two paths are not
+    # point for point the same, so edge pixels differ a little.
+    thin, thick = seen
+    assert thick.sum() == pytest.approx(thin.sum(), rel=0.01)
+    assert np.abs(thin - thick).max() < 0.3
 
 
 def model_input(page) -> np.ndarray:

@@ -24,7 +24,7 @@ data: $(DATA) $(DRAWN)
 $(DATA): | $(INSTALLED)
 	$(PY) -m mnist_core.data
 
-# Rebuilt when the scripts that make it change.
+# Rebuilt when the code that makes it changes (the writers, and how strokes are redrawn).
 $(DRAWN): scripts/build_drawn_set.py scripts/writers.py scripts/drawn_synthesis.py \
 		mnist_core/strokes.py | $(DATA) fonts
 	$(PY) scripts/build_drawn_set.py

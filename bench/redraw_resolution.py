@@ -2,12 +2,13 @@
 
 The Draw page redraws every drawing's strokes with one pen (`strokes.redraw`) on every stroke,
 drawn `supersampling` times larger and averaged down. Each supersampling is scored on the same
-drawings: every validation and test writer's (scripts/writers.py) strokes, drawn as
-scripts/build_drawn_set.py draws its sets, redrawn at each supersampling and read by the saved
-bench models (bench/drawn_accuracy.py trains them). The time is that of `redraw` alone on the
-same writers' drawings as a browser sends them (strokes with a point every few pixels,
-`tests/e2e/light_sessions.as_pen_strokes`), the supersamplings taking turns call by call in
-random order. `strokes.REDRAWN_SUPERSAMPLING` is chosen on the validation writers.
+drawings: the validation and test writers' sets (scripts/writers.py), built as
+scripts/build_drawn_set.py builds them but redrawn at each supersampling, and scored as the app
+scores them (`drawn.evaluate_drawn`) by the saved bench models (bench/drawn_accuracy.py trains
+them). The time is that of `redraw` alone on test writers' drawings as a browser sends them
+(strokes with a point every few pixels, `tests/e2e/light_sessions.writers_drawings`), the
+supersamplings taking turns call by call in random order. `strokes.REDRAWN_SUPERSAMPLING` is
+chosen on the validation writers.
 
     python bench/redraw_resolution.py [--models bench-best ...] [--calls 300]
 """
@@ -15,6 +16,7 @@ random order. `strokes.REDRAWN_SUPERSAMPLING` is chosen on the validation writer
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import sys
 import time
@@ -27,14 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from harness.report import Report, markdown_table
 
 from mnist_core.classify import Classifier
-from mnist_core.preprocess import to_mnist
+from mnist_core.drawn import evaluate_drawn
 from mnist_core.store import ModelFileError, find_model
-from mnist_core.strokes import REDRAWN_SUPERSAMPLING, Stroke, redraw
-from scripts.writers import DEFAULT_PER_DIGIT, DEFAULT_SEED, make_writers, writer_fonts
-from tests.e2e.light_sessions import as_pen_strokes
+from mnist_core.strokes import REDRAWN_SUPERSAMPLING, redraw
+from scripts.writers import DEFAULT_SEED, build_writers_set, make_writers, writer_fonts
+from tests.e2e.light_sessions import writers_drawings
 
 SUPERSAMPLINGS = (4, 2, 1)  # 4: what the page did before
 BASELINE = 4
+TIMED_DRAWINGS = 500
 MODELS = ("bench-best", "bench-cnn", "bench-reference-mlp")
 
 
@@ -59,19 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = []
     for writers in ("validation", "test"):
-        drawings, labels = writers_drawings(writers == "validation")
+        people = make_writers(writer_fonts(writers == "validation"), DEFAULT_SEED)
         for supersampling in SUPERSAMPLINGS:
-            images = np.stack([to_mnist(redraw(d, supersampling=supersampling)) for d in drawings])
+            drawn = build_writers_set(people, supersampling=supersampling)
             for name, classifier in classifiers.items():
-                right = classifier.probabilities(images).argmax(axis=1) == labels
-                per_digit = [right[labels == digit].mean() for digit in range(10)]
+                evaluation = evaluate_drawn(classifier, drawn)
+                per_digit = evaluation.per_class_accuracy
                 worst = int(np.argmin(per_digit))
                 rows.append(
                     [
                         f"{writers} writers",
                         name,
                         supersampling,
-                        f"**{right.mean():.2%}**",
+                        f"**{evaluation.accuracy:.2%}**",
                         f"{per_digit[1]:.2%}",
                         f"{per_digit[worst]:.2%} ({worst}s)",
                     ]
@@ -90,23 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def writers_drawings(validation: bool) -> tuple[list[list[Stroke]], np.ndarray]:
-    """Every writer's strokes and digits, drawn in build_drawn_set.py's order and random
-    numbers, so that the page's supersampling reads the saved set's drawings."""
-    rng = np.random.default_rng(DEFAULT_SEED)
-    drawings, labels = [], []
-    for writer in make_writers(writer_fonts(validation), DEFAULT_SEED):
-        for digit in range(10):
-            for _ in range(DEFAULT_PER_DIGIT):
-                drawings.append(writer.strokes(digit, rng)[0])
-                labels.append(digit)
-    return drawings, np.array(labels)
-
-
 def time_redraws(calls: int) -> dict[int, float]:
-    """The median seconds of one `redraw` at each supersampling, over the test writers'
-    drawings as pen strokes."""
-    drawings = [as_pen_strokes(d) for d in writers_drawings(validation=False)[0][::7]]
+    """The median seconds of one `redraw` at each supersampling, over test writers' drawings
+    as pen strokes."""
+    drawings = [strokes for strokes, _ in itertools.islice(writers_drawings(), TIMED_DRAWINGS)]
     turns = [(s, drawings[n % len(drawings)]) for n in range(calls) for s in SUPERSAMPLINGS]
     random.Random(0).shuffle(turns)
     seconds: dict[int, list[float]] = {s: [] for s in SUPERSAMPLINGS}

@@ -130,6 +130,4 @@ def _draw(strokes: Sequence[Stroke], size: int, width: float, supersampling: int
             pen.line(points, fill=255, width=round(2 * radius))
         for x, y in points:
             pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    if supersampling > 1:
-        sheet = sheet.reduce(supersampling)
-    return np.asarray(sheet)
+    return np.asarray(sheet.reduce(supersampling))

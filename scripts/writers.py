@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_core.drawn import DrawnSet, DrawnSetError
-from mnist_core.strokes import Stroke, redraw, render_strokes
+from mnist_core.strokes import REDRAWN_SUPERSAMPLING, Stroke, redraw, render_strokes
 from scripts.drawn_synthesis import HANDWRITING_FONTS, font_glyph, place, skeleton_segments, wobble
 
 # Debian package -> more handwriting fonts, only for writers (see the Makefile's FONTS).
@@ -113,10 +113,12 @@ class Writer:
             max_wobble=rng.uniform(*MAX_WOBBLE),
         )
 
-    def draw(self, digit: int, rng: np.random.Generator) -> np.ndarray:
+    def draw(
+        self, digit: int, rng: np.random.Generator, supersampling: int = REDRAWN_SUPERSAMPLING
+    ) -> np.ndarray:
         """One drawing of `digit` as the Draw page reads it: its strokes redrawn with one pen
         (`strokes.redraw`), a (280, 280) uint8 canvas, white on black."""
-        return redraw(self.strokes(digit, rng)[0])
+        return redraw(self.strokes(digit, rng)[0], supersampling=supersampling)
 
     def show(self, digit: int, rng: np.random.Generator) -> np.ndarray:
         """One drawing of `digit` as the canvas shows it, with the writer's pen: (280, 280)
@@ -171,15 +173,20 @@ def build_writers_set(
     per_digit: int = DEFAULT_PER_DIGIT,
     seed: int = DEFAULT_SEED,
     shown: bool = False,
+    supersampling: int = REDRAWN_SUPERSAMPLING,
 ) -> DrawnSet:
-    """Every writer's `per_digit` drawings of each digit as the Draw page reads them (`shown`:
-    as the canvas shows them); `sources` names the writer."""
+    """Every writer's `per_digit` drawings of each digit as the Draw page reads them, redrawn
+    `supersampling` times larger (`shown`: as the canvas shows them); `sources` names the
+    writer."""
     rng = np.random.default_rng(seed)
     canvases, labels, sources = [], [], []
     for writer in writers:
         for digit in range(10):
             for _ in range(per_digit):
-                canvases.append((writer.show if shown else writer.draw)(digit, rng))
+                canvas = (
+                    writer.show(digit, rng) if shown else writer.draw(digit, rng, supersampling)
+                )
+                canvases.append(canvas)
                 labels.append(digit)
                 sources.append(f"writer:{writer.name}")
     return DrawnSet(np.stack(canvases), np.array(labels, np.uint8), np.array(sources, dtype=str))

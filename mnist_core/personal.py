@@ -49,7 +49,7 @@ class PersonalClassifier:
         self.images, self.labels = images, labels  # as given: what it remembers
         shifted = np.concatenate([_shift(images, rows, columns) for rows, columns in SHIFTS])
         self._memory = _unit_rows(base.features(shifted)) if self.size else None
-        self._pixels = _unit_rows(_centred(shifted)) if self.size else None
+        self._pixels = _unit_rows(_centred(images)) if self.size else None  # once: _pixel_match
         self._labels = np.tile(labels, len(SHIFTS))
         self._digits = np.unique(labels)
 
@@ -67,7 +67,7 @@ class PersonalClassifier:
             return answers
         # how much each remembered copy is the new drawing (n, copies): alike to both eyes
         match = _ramp(_unit_rows(features) @ self._memory.T, MATCH_FROM, MATCH_FULL) * _ramp(
-            _unit_rows(_centred(images)) @ self._pixels.T, PIXELS_FROM, PIXELS_FULL
+            self._pixel_match(images), PIXELS_FROM, PIXELS_FULL
         )
         closest = np.full((len(images), 10), -np.inf, dtype=np.float32)
         for digit in self._digits:
@@ -76,6 +76,15 @@ class PersonalClassifier:
         votes = np.exp((closest - weight) / TEMPERATURE)  # exp(-inf) = 0: digits never shown
         votes /= votes.sum(axis=1, keepdims=True)
         return (1 - weight) * answers + weight * votes
+
+    def _pixel_match(self, images: np.ndarray) -> np.ndarray:
+        """(n, copies) cosine of `images` with each remembered shifted copy, in `_labels`'
+        order. A copy moved by (r, c) matches a drawing as the unmoved one matches the drawing
+        moved back by (-r, -c), as long as no ink leaves the frame (`to_mnist` leaves a blank
+        border around the digit). So each drawing's pixels are kept once, not once per shift."""
+        moved = np.stack([_shift(images, -rows, -columns) for rows, columns in SHIFTS], axis=1)
+        match = _unit_rows(_centred(moved.reshape(-1, 28, 28))) @ self._pixels.T
+        return match.reshape(len(images), -1)  # (n, shifts, drawings): shift by shift
 
 
 def _checked(images, labels) -> tuple[np.ndarray, np.ndarray]:

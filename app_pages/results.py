@@ -58,6 +58,8 @@ def describe_config(config: TrainConfig) -> str:
         "distorted training images" if config.augment else "plain training images",
         f"seed {config.seed}",
     ]
+    if config.ones_bias:
+        parts.append(f"leaning {config.ones_bias:g} towards 1")
     return " · ".join(parts)
 
 

@@ -27,6 +27,7 @@ _NUMERIC_OPTIONS = (
     ("--learning-rate", "learning_rate", float),
     ("--validation-size", "validation_size", int),
     ("--seed", "seed", int),
+    ("--ones-bias", "ones_bias", float),
 )
 
 

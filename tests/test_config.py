@@ -28,6 +28,8 @@ def test_is_frozen():
         ("learning_rate", 0.0, "learning_rate must be between"),
         ("epochs", "ten", "must be a number"),
         ("seed", True, "must be a number"),
+        ("ones_bias", -1.0, "ones_bias must be between 0.0 and 5.0"),
+        ("ones_bias", float("inf"), "ones_bias must be between"),
         ("architecture", "resnet", "architecture must be one of mlp, cnn, cnn-dense"),
     ],
 )
@@ -45,8 +47,13 @@ def test_bounds_are_inclusive_and_normalise_types():
 
 
 def test_round_trips_through_a_dict_ignoring_unknown_keys():
-    config = TrainConfig(architecture="cnn", epochs=3, seed=1)
+    config = TrainConfig(architecture="cnn", epochs=3, seed=1, ones_bias=1.5)
     assert TrainConfig.from_dict({**config.to_dict(), "from_the_future": 1}) == config
+
+
+def test_a_record_from_before_leaning_towards_1_reads_as_not_leaning():
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "ones_bias"}
+    assert TrainConfig.from_dict(old).ones_bias == 0.0
 
 
 def test_presets_are_valid_and_best_is_the_augmented_cnn_with_a_dense_layer():

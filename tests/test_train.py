@@ -1,6 +1,9 @@
+import dataclasses
+
 import numpy as np
 
 from mnist_core.config import TrainConfig
+from mnist_core.pixels import to_unit
 from mnist_core.train import STEPS_PER_EXECUTION, Progress, train
 
 from .conftest import SMALL_CONFIG
@@ -39,6 +42,26 @@ def test_same_seed_same_weights_other_seed_other_weights(small_mnist):
     for a, b in zip(_weights(first.model), _weights(second.model), strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(_weights(first.model)[0], _weights(other.model)[0])
+
+
+def test_leaning_towards_1_raises_only_its_log_odds_and_only_once(small_mnist):
+    """The bias is added to a new model after training and not again to one trained on."""
+    data = (small_mnist.train, small_mnist.test)
+    config = TrainConfig(epochs=1, validation_size=500, seed=3)
+    plain = train(config, data).model
+    leaning = train(dataclasses.replace(config, ones_bias=2.0), data).model
+    *same, bias = _weights(leaning)
+    *plain_same, plain_bias = _weights(plain)
+    for a, b in zip(same, plain_same, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(bias - plain_bias, [0, 2] + [0] * 8, atol=1e-6)
+    x = to_unit(small_mnist.test[0][:500])
+    ones = [(model.predict(x, verbose=0).argmax(1) == 1).sum() for model in (plain, leaning)]
+    assert ones[1] > ones[0]
+
+    trained_on = train(dataclasses.replace(config, ones_bias=2.0), data, start_from=leaning)
+    gained = _weights(trained_on.model)[-1] - bias
+    assert abs(gained[1] - gained[0]) < 0.5  # what training moves, not another 2
 
 
 def test_stops_cleanly_when_asked(small_mnist):

@@ -59,7 +59,7 @@ def describe_config(config: TrainConfig) -> str:
         f"seed {config.seed}",
     ]
     if config.ones_bias:
-        parts.append(f"leaning {config.ones_bias:g} towards 1")
+        parts.append(f"leaning towards 1 (+{config.ones_bias:g} log-odds)")
     return " · ".join(parts)
 
 

@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = f"{config.architecture}, {config.epochs} epochs"
         if config.augment:
             settings += ", augmented"
+        if config.ones_bias:
+            settings += f", leaning towards 1 (+{config.ones_bias:g} log-odds)"
         rows.append(
             [
                 name,

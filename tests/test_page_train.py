@@ -122,7 +122,7 @@ def test_a_setting_the_data_cannot_meet_fails_with_a_clear_message(models_dir, s
 
 
 def test_trains_a_tiny_model_and_shows_its_results(models_dir, small_data):
-    page = _after_job(_train(_page(), epochs=1, validation_size=500))
+    page = _after_job(_train(_page(), epochs=1, validation_size=500, ones_bias=1.5))
 
     metrics = _metrics(page)
     assert set(metrics) == {"Test accuracy", "Test loss", "Epochs", "Training time"}
@@ -136,10 +136,11 @@ def test_trains_a_tiny_model_and_shows_its_results(models_dir, small_data):
     summary = next(c.value for c in page.caption if "of batch 32" in c.value)
     assert summary.startswith("MLP · 1 epoch of batch 32 · 128 hidden units, dropout 0.2")
     assert "plain training images" in summary and "Trained on the data in" in summary
+    assert "leaning towards 1 (+1.5 log-odds)" in summary
     assert "augment False" not in summary and "architecture mlp" not in summary
 
     [saved] = list_models()
-    assert saved.record.config.epochs == 1
+    assert saved.record.config.epochs == 1 and saved.record.config.ones_bias == 1.5
     assert page.session_state["active_model"] == saved.name
     assert f"Saved as **{saved.name}**, now the active model." == page.success[0].value
 

@@ -51,11 +51,6 @@ def test_round_trips_through_a_dict_ignoring_unknown_keys():
     assert TrainConfig.from_dict({**config.to_dict(), "from_the_future": 1}) == config
 
 
-def test_a_record_from_before_leaning_towards_1_reads_as_not_leaning():
-    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "ones_bias"}
-    assert TrainConfig.from_dict(old).ones_bias == 0.0
-
-
 def test_presets_are_valid_and_best_is_the_augmented_cnn_with_a_dense_layer():
     from mnist_core.config import PRESETS
 

@@ -1,6 +1,10 @@
 import dataclasses
+import os
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 
 from mnist_core.config import TrainConfig
 from mnist_core.pixels import to_unit
@@ -108,3 +112,21 @@ def test_augmented_training_learns_and_is_seeded(small_mnist):
     assert events[-1].kind == "epoch" and events[-1].batch == events[-1].batches == 79
     np.testing.assert_array_equal(first.model.get_weights()[0], second.model.get_weights()[0])
     assert not np.array_equal(first.model.get_weights()[0], plain.model.get_weights()[0])
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "True"), ("0", "False")])
+def test_tensorflow_runs_its_onednn_kernels_unless_the_user_turns_them_off(setting, expected):
+    """TensorFlow turns them on by itself only on CPUs with AVX-512's neural-network
+    instructions; elsewhere mnist_core does, since the CNNs train far slower without them."""
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    code = (
+        "import mnist_core.train\n"
+        "from tensorflow.python.util import _pywrap_util_port as port\n"
+        "print(port.IsMklEnabled())\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert process.stdout.split()[-1] == expected

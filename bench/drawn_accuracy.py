@@ -42,6 +42,7 @@ from mnist_core.drawn import DrawnSet
 from mnist_core.pixels import to_unit
 from mnist_core.store import ModelFileError, SavedModel, delete_model, find_model
 from scripts import writers
+from scripts.build_drawn_set import fingerprint
 
 REFERENCE_MLP = TrainConfig()
 CNN = TrainConfig(architecture="cnn", epochs=15, batch_size=128)  # keras-io mnist_convnet's
@@ -100,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     writer_count = len(np.unique(test_writers.sources))
     report.add(
-        f"{len(test_writers):,} drawings by {writer_count} test writers; {len(redrawn):,} re-drawn "
-        "MNIST digits. Columns 0-9: test-writer accuracy per digit.",
+        f"{len(test_writers):,} drawings by {writer_count} test writers (the set's fingerprint, "
+        f"as scripts/build_drawn_set.py prints it: {fingerprint(test_writers)[:16]}); "
+        f"{len(redrawn):,} re-drawn MNIST digits. Columns 0-9: test-writer accuracy per digit.",
         markdown_table(headers, rows),
         "Targets:\n\n" + "\n".join(target_lines(scores, test_writers)),
         f"Preprocessing: {preprocess_ms:.2f} ms per 280x280 canvas.",

@@ -236,23 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         "servers' while the people draw, after they opened the page.",
     )
     folder = Path(tempfile.mkdtemp(prefix="classroom-"))
-    models = folder / "models"
-    models.mkdir()
-    try:
-        reader = find_model("bench-best")
-        for path in (reader.path, reader.sidecar_path):
-            shutil.copy(path, models / path.name)
-    except ModelFileError:  # no saved bench model: a quick reader, trained here
-        reader = train_reader(prepare_mnist(), models)
-    env = {
-        "MNIST_MODELS_DIR": str(models),
-        "MNIST_FEEDBACK_DB": str(folder / "feedback.sqlite"),
-        "MNIST_JOBS_DIR": str(folder / "jobs"),
-        "MNIST_TRAINING_LOG": str(folder / "training.log"),
-        "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL_S),  # Streamlit's: 120 s
-    }
+    classifier, env = reader_and_env(folder)
     baseline = {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}
-    classifier = Classifier.load(reader.path)
     ladder: list[Step] = []
     soaks: list[Step] = []
     replayed: list[bool] = []
@@ -269,22 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         ({}, "1 process, canvas + model + metric only", MINIMAL_APP),
     ):
         with serve(1, extra, name, script) as servers:
-            recording = record(servers.http)
-            drawings = drawings_read_right(
-                writers_drawings(), classifier, recording.stroke, DRAWINGS
-            )
+            recording, drawings = opened(servers, classifier, args.period)
             replayed.append(replays_right(servers.ws, recording))
-            warm_up(servers, recording, drawings, args)
             ladder.append(run_step(servers, recording, drawings, 60, args.seconds, args.period))
     for processes in args.processes:
         name = f"{processes} process{'es' if processes > 1 else ''}"
         with serve(processes, {}, name) as servers:
-            recording = record(servers.http)
-            drawings = drawings_read_right(
-                writers_drawings(), classifier, recording.stroke, DRAWINGS
-            )
+            recording, drawings = opened(servers, classifier, args.period)
             replayed.append(replays_right(servers.ws, recording))
-            warm_up(servers, recording, drawings, args)
             for people in args.people:
                 step = run_step(servers, recording, drawings, people, args.seconds, args.period)
                 ladder.append(step)
@@ -293,11 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                     break
         if args.soak:  # on fresh servers, so that memory starts from a baseline of its own
             with serve(processes, {}, name) as servers:
-                recording = record(servers.http)
-                drawings = drawings_read_right(
-                    writers_drawings(), classifier, recording.stroke, DRAWINGS
-                )
-                warm_up(servers, recording, drawings, args)
+                recording, drawings = opened(servers, classifier, args.period)
                 soak = run_step(
                     servers,
                     recording,
@@ -319,9 +292,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(replayed) else 1
 
 
-def warm_up(servers: Servers, recording: Recording, drawings: list[tuple], args) -> None:
-    """A few people on every process first: each loads the model and draws its first charts."""
-    run_step(servers, recording, drawings, 4 * servers.processes, 2 * args.period, args.period)
+def reader_and_env(folder: Path) -> tuple[Classifier, dict[str, str]]:
+    """The model the servers read with (bench-best when it is saved, else a quick reader
+    trained here) in a models folder inside `folder`, and the servers' environment, with
+    everything they write inside `folder` too."""
+    models = folder / "models"
+    models.mkdir()
+    try:
+        reader = find_model("bench-best")
+        for path in (reader.path, reader.sidecar_path):
+            shutil.copy(path, models / path.name)
+    except ModelFileError:  # no saved bench model: a quick reader, trained here
+        reader = train_reader(prepare_mnist(), models)
+    env = {
+        "MNIST_MODELS_DIR": str(models),
+        "MNIST_FEEDBACK_DB": str(folder / "feedback.sqlite"),
+        "MNIST_JOBS_DIR": str(folder / "jobs"),
+        "MNIST_TRAINING_LOG": str(folder / "training.log"),
+        "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL_S),  # Streamlit's: 120 s
+    }
+    return Classifier.load(reader.path), env
+
+
+def opened(
+    servers: Servers, classifier: Classifier, period: float
+) -> tuple[Recording, list[tuple]]:
+    """A browser's recording of the servers' Draw page, the drawings the people will send
+    (those `classifier` reads right), and a warm-up: a few people on every process first, so
+    that each has loaded the model and drawn its first charts."""
+    recording = record(servers.http)
+    drawings = drawings_read_right(writers_drawings(), classifier, recording.stroke, DRAWINGS)
+    run_step(servers, recording, drawings, 4 * servers.processes, 2 * period, period)
+    return recording, drawings
 
 
 def say(step: Step) -> None:

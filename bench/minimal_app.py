@@ -1,18 +1,25 @@
 """The least a stroke can cost the server: the Draw page's canvas, its model and a Prediction
 metric in a fragment, nothing else. bench/classroom.py serves it beside the app, as the floor
-of Streamlit's own machinery per rerun.
+of Streamlit's own machinery per rerun. With MNIST_BENCH_CANVAS_ONLY=1 (bench/rerun_floor.py)
+not even that: the canvas component as it comes and a Prediction that does not look at the
+drawing, so that only Streamlit's own work is left.
 
     streamlit run bench/minimal_app.py     (reads the newest saved model)
 """
 
+import os
+
 import streamlit as st
+from streamlit_drawable_canvas import st_canvas
 
 from app_pages.active_model import cached_classifier, file_version
 from app_pages.canvas import drawing_canvas
 from mnist_core.answer import read_digit
 from mnist_core.preprocess import EmptyImageError
 from mnist_core.store import list_models
-from mnist_core.strokes import STROKE_WIDTH
+from mnist_core.strokes import CANVAS_SIZE, STROKE_WIDTH
+
+CANVAS_ONLY = os.environ.get("MNIST_BENCH_CANVAS_ONLY") == "1"
 
 
 @st.fragment
@@ -27,9 +34,25 @@ def draw() -> None:
         st.metric("Prediction", str(answer.verdict.digit))
 
 
+@st.fragment
+def draw_without_a_model() -> None:
+    drawing = st_canvas(
+        stroke_width=STROKE_WIDTH,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=CANVAS_SIZE,
+        width=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        key="canvas",
+    ).json_data
+    if drawing and drawing.get("objects"):
+        st.metric("Prediction", "7")
+
+
 def about() -> None:
     st.write("The floor of a stroke's cost: bench/classroom.py.")
 
 
 # Two pages, so that the sidebar shows the link a recording follows to "Draw".
-st.navigation([st.Page(draw, title="Draw", default=True), st.Page(about, title="About")]).run()
+pages = [st.Page(draw_without_a_model if CANVAS_ONLY else draw, title="Draw", default=True)]
+st.navigation([*pages, st.Page(about, title="About")]).run()

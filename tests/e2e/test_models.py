@@ -59,6 +59,7 @@ def test_a_model_exports_as_onnx_with_a_snippet(app_page, reference_model):
         page, reference_model.name, main(page).get_by_role("combobox", name="Model", exact=True)
     )
     main(page).get_by_text("Export for deployment", exact=True).click()
+    wait_until_idle(page)  # a press while the page still reruns can be lost (a CI run's was)
     main(page).get_by_role("button", name="Prepare the ONNX (.onnx) download").click()
 
     download = main(page).get_by_role("button", name=f"Download {reference_model.name}.onnx")

@@ -5,7 +5,7 @@ TensorFlow turns them on by itself only on CPUs with AVX-512's neural-network in
 mnist_core turns them on everywhere (mnist_core/__init__.py). Each run is a fresh process that
 trains one epoch on the first 12,800 training images (validating on 2,000) from the same seed;
 the two sides take turns, round by round. Target: the `best` preset faster with them, the MLP
-(compiled by XLA, which does not use them) no slower.
+(compiled by XLA) no slower.
 
     python bench/onednn.py [--rounds 3]
 

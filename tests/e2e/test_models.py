@@ -79,15 +79,17 @@ def test_clicking_a_confusion_matrix_cell_shows_its_digits_with_their_evidence(
     expect(heatmap).to_be_visible()
     heatmap.evaluate("chart => chart.scrollIntoView({block: 'center'})")
     wait_until_idle(page)
-    box = heatmap.bounding_box()
-    # The cells fill the chart but for the axes' labels and titles, about 52 px at the left
-    # and 65 px below: aim at the middle of the diagonal's cell for 5.
-    width, height = box["width"] - 52, box["height"] - 65
     cell = panel.get_by_text(re.compile(r"^True 5, read right: [\d,]+ test digits$"))
-    # On a slow machine a click while the chart is still being drawn was lost (a CI run): a
-    # person would click again, and clicking the selected cell again changes nothing.
+    # On a slow machine a click was lost (two CI runs): the page above the chart can still grow
+    # once measured, so each try measures again and clicks through the locator, which waits for
+    # the chart to be still and checks that nothing covers the point. A person would click
+    # again, and clicking the selected cell again changes nothing.
     for _ in range(2):
-        page.mouse.click(box["x"] + 52 + 0.55 * width, box["y"] + 2 + 0.55 * height)
+        box = heatmap.bounding_box()
+        # The cells fill the chart but for the axes' labels and titles, about 52 px at the left
+        # and 65 px below: aim at the middle of the diagonal's cell for 5.
+        width, height = box["width"] - 52, box["height"] - 65
+        heatmap.click(position={"x": 52 + 0.55 * width, "y": 2 + 0.55 * height})
         try:
             expect(cell).to_be_visible(timeout=15_000)
             break

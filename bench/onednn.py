@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "model",
         "off: fit s, each round",
         "on: fit s, each round",
-        "median ratio on / off",
-        "CPU ratio",
+        "on / off, medians' ratio",
+        "CPU, medians' ratio",
         "off: validation accuracy",
         "on: validation accuracy",
     ]

@@ -80,10 +80,10 @@ def test_clicking_a_confusion_matrix_cell_shows_its_digits_with_their_evidence(
     heatmap.evaluate("chart => chart.scrollIntoView({block: 'center'})")
     wait_until_idle(page)
     cell = panel.get_by_text(re.compile(r"^True 5, read right: [\d,]+ test digits$"))
-    # On a slow machine a click was lost (two CI runs): the page above the chart can still grow
-    # once measured, so each try measures again and clicks through the locator, which waits for
-    # the chart to be still and checks that nothing covers the point. A person would click
-    # again, and clicking the selected cell again changes nothing.
+    # On a slow machine a click was lost (two CI runs), perhaps because the page above the chart
+    # grew after it was measured; so each try measures again and clicks through the locator,
+    # which waits for the chart to be still and checks that nothing covers the point. A person
+    # would click again, and clicking the selected cell again changes nothing.
     for _ in range(2):
         box = heatmap.bounding_box()
         # The cells fill the chart but for the axes' labels and titles, about 52 px at the left

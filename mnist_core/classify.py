@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 Step = Callable[[np.ndarray], np.ndarray]
 
@@ -160,15 +159,18 @@ def _conv2d(config: dict, weights) -> Step:
     if config.get("data_format", "channels_last") != "channels_last":
         raise ValueError(f"layer {config['name']}: only channels_last convolutions work")
     kernel, bias = (np.asarray(w, np.float32) for w in weights)
-    rows, cols, channels, filters = kernel.shape
-    matrix = kernel.reshape(rows * cols * channels, filters)
+    rows, cols, _, filters = kernel.shape
+    matrix = kernel.reshape(-1, filters)  # rows, then columns, then channels: as the patches
     activate = _ACTIVATIONS[config["activation"]]
 
     def convolve(x: np.ndarray) -> np.ndarray:
-        # patches: (n, H', W', C, rows, cols) -> (n, H', W', rows, cols, C) to match the kernel
-        patches = sliding_window_view(x, (rows, cols), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
-        n, height, width = patches.shape[:3]
-        return activate(patches.reshape(n, height, width, -1) @ matrix + bias)
+        # Each patch's pixels side by side, one kernel offset after another: slices of whole
+        # channel runs, many times faster to gather than a strided window view's copy.
+        n, height, width, _ = x.shape
+        height, width = height - rows + 1, width - cols + 1
+        offsets = [x[:, r : r + height, c : c + width] for r in range(rows) for c in range(cols)]
+        patches = np.concatenate(offsets, axis=-1).reshape(n * height * width, -1)
+        return activate(patches @ matrix + bias).reshape(n, height, width, filters)
 
     return convolve
 
@@ -180,11 +182,11 @@ def _max_pool(config) -> Step:
         raise ValueError("only non-overlapping 'valid' max pooling is supported")
 
     def pool(x: np.ndarray) -> np.ndarray:
-        n, height, width, channels = x.shape
-        height, width = height // rows * rows, width // cols * cols
-        blocks = x[:, :height, :width].reshape(
-            n, height // rows, rows, width // cols, cols, channels
-        )
-        return blocks.max(axis=(2, 4))
+        height, width = x.shape[1] // rows * rows, x.shape[2] // cols * cols
+        offsets = [x[:, r:height:rows, c:width:cols] for r in range(rows) for c in range(cols)]
+        pooled = offsets[0].copy()
+        for offset in offsets[1:]:
+            np.maximum(pooled, offset, out=pooled)
+        return pooled
 
     return pool

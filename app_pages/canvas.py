@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 import streamlit_drawable_canvas
 from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_core.strokes import CANVAS_SIZE, canvas_strokes, redraw
+from mnist_core.strokes import CANVAS_SIZE, Point, canvas_strokes
 
 _COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 _BUILD = Path(streamlit_drawable_canvas.__file__).parent / "frontend" / "build"
@@ -32,11 +31,10 @@ _STYLESHEET = "\n".join(
 _REGISTRY_LOGGER = "streamlit.components.v2.component_registry"
 
 
-def drawing_canvas(pen_width: int, clears: int, key: str) -> np.ndarray | None:
-    """A CANVAS_SIZE black square drawn on in white, without the toolbar; the drawing as the
-    model reads it, its strokes redrawn with one pen (`strokes.redraw`), grey (h, w) uint8, or
-    None before the first stroke. Changing `clears` empties it (the canvas reloads a new
-    initial drawing).
+def drawing_canvas(pen_width: int, clears: int, key: str) -> list[list[Point]]:
+    """A CANVAS_SIZE black square drawn on in white, without the toolbar; the drawing's
+    strokes (`strokes.canvas_strokes`), none before the first stroke. Changing `clears` empties
+    it (the canvas reloads a new initial drawing).
 
     The canvas sends its strokes, not a picture: the browser neither encodes nor sends a PNG
     per stroke, and the pen a person picks does not reach the model."""
@@ -51,8 +49,7 @@ def drawing_canvas(pen_width: int, clears: int, key: str) -> np.ndarray | None:
         initial_drawing={"objects": [], "clears": clears},
         key=key,
     ).json_data
-    strokes = canvas_strokes(drawing)
-    return redraw(strokes) if strokes else None
+    return canvas_strokes(drawing)
 
 
 def _hide_the_toolbar() -> None:

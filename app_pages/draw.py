@@ -18,13 +18,13 @@ from app_pages.figures import inline_png
 from app_pages.person import memory_ui, memoryless_reader, person_ui, personal_reader
 from app_pages.training_job import TRAIN_PAGE, start_training
 from app_pages.why_ui import upload_why_ui, why_ui
-from mnist_core.answer import PREVIEW_SCALE, Answer, DigitClassifier, read_digit
+from mnist_core.answer import PREVIEW_SCALE, Answer, DigitClassifier, read_digit, read_drawing
 from mnist_core.config import TrainConfig
 from mnist_core.feedback import FeedbackError
 from mnist_core.personal import PersonalClassifier
 from mnist_core.preprocess import EmptyImageError, ImageError, load_image
 from mnist_core.store import ModelFileError, SavedModel, list_models
-from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH
+from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH, Point
 
 _CLEARS = "canvas_clears"  # how many times Clear was pressed: part of the canvas's initial drawing
 _JUST_CLEARED = "canvas_just_cleared"
@@ -91,9 +91,9 @@ def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> N
     """The canvas and its answer; a fragment, so a stroke reruns only this part of the page."""
     canvas_column, answer_column = st.columns(_CANVAS_AND_ANSWER, gap="large")
     with canvas_column:
-        picture = _canvas()
+        strokes = _canvas()
     with answer_column:
-        answer = None if picture is None else _read_or_none(picture, reader)
+        answer = _read_or_none(strokes, reader)
         if answer is None:
             st.info(
                 "Draw a digit in the black square, large and centred: "
@@ -101,18 +101,17 @@ def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> N
             )
         else:
             _show_answer(answer)
-            label_ui(answer, saved.name, person, "canvas", canvas=picture)
+            label_ui(answer, saved.name, person, "canvas", strokes=strokes)
             why_ui(answer, reader, str(saved.path), file_version(saved))
 
 
-def _canvas() -> np.ndarray | None:
-    """The drawing as the model reads it (redrawn with one pen: that picture is what a label
-    keeps), or None when there is none or it was just cleared."""
+def _canvas() -> list[list[Point]]:
+    """The drawing's strokes: none when there are none or it was just cleared."""
     pen_width = st.session_state.get("pen_width", STROKE_WIDTH)
     drawing = drawing_canvas(pen_width, st.session_state.get(_CLEARS, 0), key="canvas")
     # Until the canvas has reloaded, it still reports the strokes it showed before Clear.
     if st.session_state.pop(_JUST_CLEARED, False):
-        return None
+        return []
     return drawing
 
 
@@ -121,9 +120,9 @@ def _clear_canvas() -> None:
     st.session_state[_JUST_CLEARED] = True
 
 
-def _read_or_none(picture: np.ndarray, classifier: DigitClassifier) -> Answer | None:
+def _read_or_none(strokes: list[list[Point]], classifier: DigitClassifier) -> Answer | None:
     try:
-        return read_digit(picture, classifier)
+        return read_drawing(strokes, classifier)
     except EmptyImageError:
         return None
 

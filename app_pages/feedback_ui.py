@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from mnist_core.feedback import Drawing, FeedbackError, FeedbackStore, feedback_
 from mnist_core.finetune import FINE_TUNE_EPOCHS, MIN_DRAWINGS
 from mnist_core.pixels import to_pixels
 from mnist_core.store import SavedModel
+from mnist_core.strokes import Stroke, redraw
 
 GALLERY_SHOWN = 48  # the newest drawings shown; all of them are scored and exported
 EXPORT_NAME = "my_drawings.npz"
@@ -43,11 +45,16 @@ def show_notice() -> None:
 
 
 def label_ui(
-    answer: Answer, model_name: str, person: str, slot: str, canvas: np.ndarray | None = None
+    answer: Answer,
+    model_name: str,
+    person: str,
+    slot: str,
+    strokes: Sequence[Stroke] | None = None,
 ) -> None:
     """ "Right!" or "Wrong? It was a _": keep `person`'s drawing with its true digit, once.
 
-    `canvas` is the drawing as drawn; None for an upload, which is kept as its 28x28 alone.
+    `strokes` are the drawing's, kept as a picture redrawn with one pen (`strokes.redraw`, made
+    only when it is kept); None for an upload, which is kept as its 28x28 alone.
     `slot` names where the picture is shown (the canvas, or one upload): the widgets' keys name
     the slot, not the picture, because Streamlit keeps every widget id a session has ever
     had, and a key per picture would add three with every stroke. When the slot shows a new
@@ -60,7 +67,7 @@ def label_ui(
     kept = st.session_state.get(_KEPT, {})
     if fingerprint in kept:
         label, _drawing_id = kept[fingerprint]
-        after = "" if canvas is None else " Clear the canvas and draw another."
+        after = "" if strokes is None else " Clear the canvas and draw another."
         st.success(
             f"Kept as **{a_digit(label)}**: the next drawing like it is read that way, and the "
             f"Models page scores models on your drawings.{after}"
@@ -77,6 +84,7 @@ def label_ui(
     label = row.pills("Wrong? It was a", range(10), key=f"feedback_label_{slot}")
     save = row.button("Save", type="primary", disabled=label is None, key=f"feedback_save_{slot}")
     if right or save:
+        canvas = None if strokes is None else redraw(strokes)
         _keep(answer, canvas, predicted if right else label, model_name, fingerprint, person)
 
 

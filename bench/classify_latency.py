@@ -1,8 +1,8 @@
 """Classify latency: one canvas drawing to 10 probabilities, as the Draw page does it.
 
-A drawing's strokes, as the canvas sends them, are redrawn with one pen (`strokes.redraw`),
-go through `preprocess.to_mnist` and then `Classifier.probabilities` (ours), against the same
-preprocessing followed by Keras' `model.predict` (the baseline) and, for reference, a direct
+A drawing's strokes, as the canvas sends them, are drawn straight into MNIST's 28x28 with one
+pen (`strokes.strokes_to_mnist`) and go through `Classifier.probabilities` (ours), against the
+same preprocessing followed by Keras' `model.predict` (the baseline) and, for reference, a direct
 `model(x)` call, on the same loaded model. Each architecture (MLP, CNN, CNN with a dense layer)
 is trained for one epoch on a slice first: latency does not depend on the weights.
 
@@ -38,9 +38,8 @@ from harness.workers import is_worker, run_worker, worker_main
 from mnist_core.classify import Classifier
 from mnist_core.config import ARCHITECTURES, TrainConfig
 from mnist_core.data import prepare_mnist, slice_mnist
-from mnist_core.preprocess import to_mnist
 from mnist_core.store import load_model
-from mnist_core.strokes import redraw
+from mnist_core.strokes import strokes_to_mnist
 
 TARGET_MEDIAN_MS = 1.0
 WARM_UP_CALLS = 5
@@ -57,11 +56,11 @@ DIGIT_STROKES = (
 
 Method = Callable[[Sequence], np.ndarray]  # a drawing's strokes -> probabilities
 # Row labels of the methods timed.
-PREPROCESS = "`redraw` + `to_mnist` alone, as the Draw page"
-OURS = "**ours**: `redraw` + `to_mnist` + `Classifier.probabilities`, as the Draw page"
+PREPROCESS = "`strokes_to_mnist` alone, as the Draw page"
+OURS = "**ours**: `strokes_to_mnist` + `Classifier.probabilities`, as the Draw page"
 OURS_BESIDE_KERAS = "ours, taking turns with the Keras calls"
-KERAS_CALL = "`redraw` + `to_mnist` + Keras `model(x)`"
-BASELINE = "baseline: `redraw` + `to_mnist` + `model.predict`"
+KERAS_CALL = "`strokes_to_mnist` + Keras `model(x)`"
+BASELINE = "baseline: `strokes_to_mnist` + `model.predict`"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,23 +103,19 @@ def draw_page_methods(model_path: str | os.PathLike) -> dict[str, Method]:
     """What the Draw page runs, by row label: each takes a drawing's strokes."""
     classifier = Classifier.load(model_path)
     return {
-        PREPROCESS: prepare,
-        OURS: lambda strokes: classifier.probabilities(prepare(strokes)),
+        PREPROCESS: strokes_to_mnist,
+        OURS: lambda strokes: classifier.probabilities(strokes_to_mnist(strokes)),
     }
-
-
-def prepare(strokes) -> np.ndarray:
-    """The model's input for a canvas drawing, as the Draw page makes it."""
-    return to_mnist(redraw(strokes))
 
 
 def keras_methods(model_path: Path, model) -> dict[str, Method]:
     """Ours and the Keras calls on the same loaded model, by row label."""
     ours = draw_page_methods(model_path)[OURS]
+    one = lambda strokes: strokes_to_mnist(strokes)[np.newaxis]  # noqa: E731
     return {
         OURS_BESIDE_KERAS: ours,
-        KERAS_CALL: lambda strokes: model(prepare(strokes)[np.newaxis], training=False).numpy()[0],
-        BASELINE: lambda strokes: model.predict(prepare(strokes)[np.newaxis], verbose=0)[0],
+        KERAS_CALL: lambda strokes: model(one(strokes), training=False).numpy()[0],
+        BASELINE: lambda strokes: model.predict(one(strokes), verbose=0)[0],
     }
 
 

@@ -14,7 +14,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from app_pages.active_model import cached_classifier, file_version
 from app_pages.canvas import drawing_canvas
-from mnist_core.answer import read_digit
+from mnist_core.answer import read_drawing
 from mnist_core.preprocess import EmptyImageError
 from mnist_core.store import list_models
 from mnist_core.strokes import CANVAS_SIZE, STROKE_WIDTH
@@ -25,13 +25,12 @@ CANVAS_ONLY = os.environ.get("MNIST_BENCH_CANVAS_ONLY") == "1"
 @st.fragment
 def draw() -> None:
     saved = list_models()[0]
-    picture = drawing_canvas(STROKE_WIDTH, 0, key="canvas")
-    if picture is not None:
-        try:
-            answer = read_digit(picture, cached_classifier(str(saved.path), file_version(saved)))
-        except EmptyImageError:
-            return
-        st.metric("Prediction", str(answer.verdict.digit))
+    strokes = drawing_canvas(STROKE_WIDTH, 0, key="canvas")
+    try:
+        answer = read_drawing(strokes, cached_classifier(str(saved.path), file_version(saved)))
+    except EmptyImageError:
+        return
+    st.metric("Prediction", str(answer.verdict.digit))
 
 
 @st.fragment

@@ -2,7 +2,8 @@
 
 Every writer (scripts/writers.py) draws every digit with the pen set to each width the slider
 offers, the rest of their hand unchanged. Each drawing reaches the model three ways: its
-strokes redrawn with one pen (`strokes.redraw`, what the Draw page does, ours), and as the
+strokes drawn into the 28x28 with one pen (`strokes.strokes_to_mnist`, what the Draw page
+does, ours), and as the
 canvas shows it with that pen, with strokes evened to MNIST's width
 (`preprocess.even_stroke_width`, what the page did before) and without (the baseline); same
 drawings, same run. Reported per model: accuracy at each width, and the spread (best width
@@ -10,11 +11,11 @@ minus worst), which should stay within TARGET_SPREAD, with its noise: the same d
 at every width, so the noise is the standard error of the per-drawing difference between the
 best and the worst width (a spread within two of them could be luck).
 
-`strokes.REDRAWN_PEN` and `preprocess.MNIST_STROKE_WIDTH` were chosen with `--writers
-validation` (`--redrawn-pen` tries another); the README's table comes from the test writers.
+`strokes.DIGIT_PEN` and `preprocess.MNIST_STROKE_WIDTH` were chosen with `--writers
+validation` (`--pen` tries another); the README's table comes from the test writers.
 
     python bench/pen_width.py [--writers test|validation] [--models bench-best ...]
-                              [--redrawn-pen FRACTION]
+                              [--pen FRACTION]
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ from mnist_core.classify import Classifier
 from mnist_core.preprocess import to_mnist
 from mnist_core.store import find_model
 from mnist_core.strokes import (
+    DIGIT_PEN,
     PEN_WIDTHS,
-    REDRAWN_PEN,
     STROKE_WIDTH,
     Stroke,
-    redraw,
     render_strokes,
+    strokes_to_mnist,
 )
 from scripts.writers import DEFAULT_SEED, make_writers, writer_fonts
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writers", choices=("test", "validation"), default="test")
     parser.add_argument("--models", nargs="+", default=["bench-reference-mlp", "bench-best"])
-    parser.add_argument("--redrawn-pen", type=float, default=REDRAWN_PEN)
+    parser.add_argument("--pen", type=float, default=DIGIT_PEN)
     args = parser.parse_args(argv)
     people = make_writers(writer_fonts(args.writers == "validation"), DEFAULT_SEED)
     report = Report(
@@ -60,10 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         "Pen width: accuracy at each width the slider offers",
         f"{len(people)} {args.writers} writers, {PER_DIGIT} drawings of each digit each at every "
         "pen width (px on the 280 px canvas), otherwise in their own hand; their strokes "
-        f"redrawn with a pen {args.redrawn_pen:.0%} of the digit wide, as the Draw page does, "
+        f"drawn into the 28x28 with a pen {args.pen:.1%} of MNIST's 20 px box wide, as the Draw "
+        "page does, "
         "and as the canvas shows them, with strokes evened to MNIST's width and without.",
     )
-    prepares = pipelines(args.redrawn_pen)
+    prepares = pipelines(args.pen)
     inputs = {pipeline: {} for pipeline in prepares}
     for width in WIDTHS_TRIED:
         for drawing in drawings(people, width):
@@ -114,12 +116,12 @@ def drawings(people, pen_width: float) -> list[list[Stroke]]:
     return drawn
 
 
-def pipelines(redrawn_pen: float) -> dict:
+def pipelines(pen: float) -> dict:
     """Name -> (the strokes, the canvas as it shows them) -> the model's input."""
     return {
         "as drawn": lambda drawing, shown: to_mnist(shown, even_width=False),
         "as drawn, evened": lambda drawing, shown: to_mnist(shown),
-        "redrawn (the Draw page)": lambda drawing, shown: to_mnist(redraw(drawing, redrawn_pen)),
+        "one pen (the Draw page)": lambda drawing, shown: strokes_to_mnist(drawing, pen),
     }
 
 

@@ -40,7 +40,6 @@ from mnist_core.personal import (
     PersonalClassifier,
 )
 from mnist_core.pixels import to_pixels, to_unit
-from mnist_core.preprocess import to_mnist
 from mnist_core.store import find_model
 from scripts.writers import DEFAULT_SEED, Writer, make_writers, writer_fonts
 
@@ -91,8 +90,7 @@ def drawings_of(writer: Writer, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The writer's drawings in the order they make them: (images in [0, 1], labels)."""
     rng = np.random.default_rng((DEFAULT_SEED, seed))
     labels = rng.permutation(np.repeat(np.arange(10), PER_DIGIT))
-    canvases = [writer.draw(int(digit), rng) for digit in labels]
-    images = to_unit(to_pixels(np.stack([to_mnist(canvas) for canvas in canvases])))
+    images = to_unit(to_pixels(np.stack([writer.draw(int(digit), rng) for digit in labels])))
     return images, labels
 
 

@@ -1,13 +1,14 @@
-"""Redraw resolution: how finely must the Draw page redraw a drawing's strokes?
+"""Drawing resolution: how finely must the Draw page draw a drawing's strokes?
 
-The Draw page redraws every drawing's strokes with one pen (`strokes.redraw`) on every stroke,
-drawn `supersampling` times larger and averaged down. Each supersampling is scored on the same
-drawings: the validation and test writers' sets (scripts/writers.py), built as
-scripts/build_drawn_set.py builds them but redrawn at each supersampling, and scored as the app
-scores them (`drawn.evaluate_drawn`) by the saved bench models (bench/drawn_accuracy.py trains
-them). The time is that of `redraw` alone on test writers' drawings as a browser sends them
-(strokes with a point every few pixels, `tests/e2e/light_sessions.writers_drawings`), the
-supersamplings taking turns call by call in random order. `strokes.REDRAWN_SUPERSAMPLING` is
+On every stroke the Draw page draws the drawing's strokes into MNIST's 28x28 with one pen
+(`strokes.strokes_to_mnist`), `supersampling` times finer and averaged down. Each
+supersampling is scored on the same drawings: the validation and test writers' sets
+(scripts/writers.py), built as scripts/build_drawn_set.py builds them but drawn at each
+supersampling, and scored as the app scores them (`drawn.evaluate_drawn`) by the saved bench
+models (bench/drawn_accuracy.py trains them). The time is that of `strokes_to_mnist` alone on
+test writers' drawings as a browser sends them (strokes with a point every few pixels,
+`tests/e2e/light_sessions.writers_drawings`), the supersamplings taking turns call by call in
+random order. `strokes.DIGIT_SUPERSAMPLING` is
 chosen on the validation writers.
 
     python bench/redraw_resolution.py [--models bench-best ...] [--calls 300]
@@ -31,12 +32,12 @@ from harness.report import Report, markdown_table
 from mnist_core.classify import Classifier
 from mnist_core.drawn import evaluate_drawn
 from mnist_core.store import ModelFileError, find_model
-from mnist_core.strokes import REDRAWN_SUPERSAMPLING, redraw
+from mnist_core.strokes import DIGIT_SUPERSAMPLING, strokes_to_mnist
 from scripts.writers import DEFAULT_SEED, build_writers_set, make_writers, writer_fonts
 from tests.e2e.light_sessions import writers_drawings
 
-SUPERSAMPLINGS = (4, 2, 1)  # 4: what the page did before
-BASELINE = 4
+SUPERSAMPLINGS = (10, 5, 2)
+BASELINE = 10
 TIMED_DRAWINGS = 500
 MODELS = ("bench-best", "bench-cnn", "bench-reference-mlp")
 
@@ -53,12 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     report = Report(
         "redraw_resolution",
-        "Redraw resolution: accuracy and time at each supersampling",
-        f"Supersampling {REDRAWN_SUPERSAMPLING} is the Draw page's; {BASELINE}, what it did "
-        "before. Accuracy: every validation and test writer's drawings (as the drawn sets are "
-        "made), redrawn at each supersampling. Time: the median of "
-        f"{args.calls} `redraw` calls per supersampling, taking turns, on test writers' drawings "
-        "as a browser sends them.",
+        "Drawing resolution: accuracy and time at each supersampling",
+        f"Supersampling {DIGIT_SUPERSAMPLING} is the Draw page's; {BASELINE}, the finest tried. "
+        "Accuracy: every validation and test writer's drawings (as the drawn sets are made), "
+        "drawn at each supersampling. Time: the median of "
+        f"{args.calls} `strokes_to_mnist` calls per supersampling, taking turns, on test "
+        "writers' drawings as a browser sends them.",
     )
     rows = []
     for writers in ("validation", "test"):
@@ -80,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 )
     headers = ["drawings", "model", "supersampling", "accuracy", "1s", "worst digit"]
-    times = time_redraws(args.calls)
+    times = time_drawing(args.calls)
     timing = markdown_table(
-        ["supersampling", "redraw, median ms", f"ratio to {BASELINE}"],
+        ["supersampling", "strokes_to_mnist, median ms", f"ratio to {BASELINE}"],
         [
             [s, f"{1000 * times[s]:.3f}", f"{times[s] / times[BASELINE]:.2f}"]
             for s in SUPERSAMPLINGS
@@ -93,16 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def time_redraws(calls: int) -> dict[int, float]:
-    """The median seconds of one `redraw` at each supersampling, over test writers' drawings
-    as pen strokes."""
+def time_drawing(calls: int) -> dict[int, float]:
+    """The median seconds of one `strokes_to_mnist` at each supersampling, over test writers'
+    drawings as pen strokes."""
     drawings = [strokes for strokes, _ in itertools.islice(writers_drawings(), TIMED_DRAWINGS)]
     turns = [(s, drawings[n % len(drawings)]) for n in range(calls) for s in SUPERSAMPLINGS]
     random.Random(0).shuffle(turns)
     seconds: dict[int, list[float]] = {s: [] for s in SUPERSAMPLINGS}
     for supersampling, drawing in turns:
         started = time.perf_counter()
-        redraw(drawing, supersampling=supersampling)
+        strokes_to_mnist(drawing, supersampling=supersampling)
         seconds[supersampling].append(time.perf_counter() - started)
     return {s: float(np.median(taken)) for s, taken in seconds.items()}
 

@@ -1,12 +1,14 @@
-"""What a classifier says about one picture, in the words a person reads at a glance.
+"""What a classifier says about one drawing or picture, in the words a person reads at a glance.
 
-A picture (a canvas drawing or an uploaded image) goes through `preprocess.to_mnist` and the
-classifier; the ten probabilities become a verdict that hedges when the model is unsure.
-Only numpy here: the Draw page calls this on every stroke.
+A drawing's strokes (`strokes.strokes_to_mnist`) or a picture (`preprocess.to_mnist`) become
+the 28x28 digit MNIST's were and go through the classifier; the ten probabilities become a
+verdict that hedges when the model is unsure. Only numpy and Pillow here: the Draw page calls
+this on every stroke.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from mnist_core.pixels import to_pixels
 from mnist_core.preprocess import to_mnist
+from mnist_core.strokes import Stroke, strokes_to_mnist
 
 SURE_PROBABILITY = 0.6
 """Below this top probability the verdict hedges."""
@@ -84,10 +87,19 @@ class Answer:
 def read_digit(picture, classifier: DigitClassifier) -> Answer:
     """Prepare `picture` as MNIST's digits were and ask `classifier` what it is.
 
-    `picture` is anything `preprocess.to_mnist` accepts (a canvas RGBA array, a decoded upload);
+    `picture` is anything `preprocess.to_mnist` accepts (a decoded upload, a canvas's pixels);
     raises `preprocess.EmptyImageError` for a blank picture, `preprocess.ImageError` for a
     non-image.
     """
-    image = to_mnist(picture)
+    return _answer(to_mnist(picture), classifier)
+
+
+def read_drawing(strokes: Sequence[Stroke], classifier: DigitClassifier) -> Answer:
+    """What `classifier` reads in a drawing's strokes, as the Draw page reads every stroke;
+    raises `preprocess.EmptyImageError` when there are none."""
+    return _answer(strokes_to_mnist(strokes), classifier)
+
+
+def _answer(image: np.ndarray, classifier: DigitClassifier) -> Answer:
     probabilities = np.asarray(classifier.probabilities(image))
     return Answer(image, probabilities, verdict(probabilities))

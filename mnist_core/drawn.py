@@ -2,14 +2,15 @@
 training. This module is its file format, loading and scoring; `scripts/drawn_synthesis.py`
 makes it (and says how, and how it differs from real drawings).
 
-Each image is a 280x280 canvas, white ink on black, as the Draw page reads a drawing (the
-simulated writers' strokes redrawn with one pen, `strokes.redraw`; the older re-drawn MNIST set
-as its pen drew it), so a model is scored on the app's own preprocessing.
+Each drawing is kept as the model reads it, a 28x28 digit made as the Draw page makes one (the
+simulated writers' strokes through `strokes.strokes_to_mnist`; the older re-drawn MNIST set's
+pictures through `preprocess.to_mnist`), so a model is scored on the app's own preprocessing;
+and as a 280x280 picture, white ink on black (the writers' redrawn with one pen,
+`strokes.redraw`; the re-drawn MNIST set's as its pen drew it).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import zipfile
 from dataclasses import dataclass
@@ -19,13 +20,13 @@ import numpy as np
 
 from mnist_core.evaluate import Evaluation, score_classifier
 from mnist_core.files import chosen_path, write_atomically
-from mnist_core.pixels import to_pixels
-from mnist_core.preprocess import to_mnist
+from mnist_core.preprocess import MNIST_SIZE
 from mnist_core.strokes import CANVAS_SIZE
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "drawn_digits.npz"
 PATH_ENV_VAR = "MNIST_DRAWN_SET"  # another saved set, e.g. a small one for tests
-FILE_FORMAT = 1
+_ARRAYS = ("canvases", "digits", "labels", "sources")
+FILE_FORMAT = 2  # 2: the digits as the app reads them are kept, not made from the canvases
 
 
 class DrawnSetError(Exception):
@@ -34,21 +35,17 @@ class DrawnSetError(Exception):
 
 @dataclass(frozen=True, eq=False)
 class DrawnSet:
-    """Canvas images (n, 280, 280) uint8 grey, white ink on black, with their labels (n,) uint8
-    and where each came from (n,) str: "mnist", "mnist+flag", "mnist+crossbar", "font:<file>"."""
+    """Canvas images (n, 280, 280) uint8 grey, white ink on black; the digits the app reads of
+    them (n, 28, 28) uint8; their labels (n,) uint8; and where each came from (n,) str:
+    "mnist", "mnist+flag", "mnist+crossbar", "font:<file>", "writer:<name>"."""
 
     canvases: np.ndarray
+    digits: np.ndarray
     labels: np.ndarray
     sources: np.ndarray
 
     def __len__(self) -> int:
         return len(self.labels)
-
-    @functools.cached_property
-    def digits(self) -> np.ndarray:
-        """The canvases as the app prepares them (`preprocess.to_mnist`), kept as (n, 28, 28)
-        uint8 pixels."""
-        return to_pixels(np.stack([to_mnist(canvas) for canvas in self.canvases]))
 
 
 def evaluate_drawn(classifier, drawn: DrawnSet) -> Evaluation:
@@ -66,6 +63,7 @@ def save_drawn_set(drawn: DrawnSet, path: str | os.PathLike = DEFAULT_PATH) -> P
             np.savez_compressed(
                 file,
                 canvases=drawn.canvases,
+                digits=drawn.digits,
                 labels=drawn.labels,
                 sources=drawn.sources,
                 format=FILE_FORMAT,
@@ -87,23 +85,26 @@ def load_drawn_set(path: str | os.PathLike | None = None) -> DrawnSet:
         raise DrawnSetError(f"{path} does not exist: build it with `make data`")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in ("canvases", "labels", "sources", "format")}
+            arrays = {key: archive[key] for key in (*_ARRAYS, "format")}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DrawnSetError(f"{path} is not a drawn-digit set: {error}") from error
     if arrays["format"] != FILE_FORMAT:
         raise DrawnSetError(
-            f"{path} has format {arrays['format']}, this version reads {FILE_FORMAT}"
+            f"{path} has format {arrays['format']}, this version reads {FILE_FORMAT}: "
+            "build it again with `make data`"
         )
-    canvases, labels, sources = arrays["canvases"], arrays["labels"], arrays["sources"]
-    shape_ok = canvases.ndim == 3 and canvases.shape[1:] == (CANVAS_SIZE, CANVAS_SIZE)
+    canvases, digits, labels, sources = (arrays[key] for key in _ARRAYS)
     if (
-        not shape_ok
+        canvases.shape[1:] != (CANVAS_SIZE, CANVAS_SIZE)
+        or digits.shape[1:] != (MNIST_SIZE, MNIST_SIZE)
         or canvases.dtype != np.uint8
-        or not len(canvases) == len(labels) == len(sources)
+        or digits.dtype != np.uint8
+        or not len(canvases) == len(digits) == len(labels) == len(sources)
     ):
         raise DrawnSetError(
             f"{path} holds {canvases.dtype} canvases of shape {canvases.shape}, "
-            f"{len(labels)} labels and {len(sources)} sources; expected n uint8 canvases "
-            f"of {CANVAS_SIZE}x{CANVAS_SIZE} with a label and a source each"
+            f"{digits.dtype} digits of shape {digits.shape}, {len(labels)} labels and "
+            f"{len(sources)} sources; expected n uint8 canvases of {CANVAS_SIZE}x{CANVAS_SIZE} "
+            f"and digits of {MNIST_SIZE}x{MNIST_SIZE} with a label and a source each"
         )
-    return DrawnSet(canvases, labels.astype(np.uint8), sources)
+    return DrawnSet(canvases, digits, labels.astype(np.uint8), sources)

@@ -46,7 +46,7 @@ def build(kind: str, seed: int | None, per_digit: int | None) -> DrawnSet:
 def fingerprint(drawn: DrawnSet) -> str:
     """sha256 of the set's arrays: equal fingerprints, equal sets."""
     digest = hashlib.sha256()
-    for array in (drawn.canvases, drawn.labels, drawn.sources):
+    for array in (drawn.canvases, drawn.digits, drawn.labels, drawn.sources):
         digest.update(array.tobytes())
     return digest.hexdigest()
 

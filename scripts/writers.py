@@ -3,7 +3,8 @@
 A writer is a handwriting font, traced as a pen would trace it, in a fixed hand: a slant, a
 tilt, a width, a pen width and a size of their own, varied a little from drawing to drawing
 (and wobbling a little, as a hand does). The font's glyph is thinned to its centre line: the pen's
-strokes, which the Draw page redraws with one pen (`strokes.redraw`) as it does a canvas drawing.
+strokes, which the Draw page reads with one pen (`strokes.strokes_to_mnist`) as it does a canvas
+drawing.
 
 Why this set is independent of training: no font is ever used in training (training sees MNIST,
 distorted by `mnist_core.augment`), so every shape here, the fonts' 1s, 4s, 7s and 9s included,
@@ -30,7 +31,15 @@ import numpy as np
 from PIL import Image
 
 from mnist_core.drawn import DrawnSet, DrawnSetError
-from mnist_core.strokes import REDRAWN_SUPERSAMPLING, Stroke, redraw, render_strokes
+from mnist_core.pixels import to_pixels
+from mnist_core.preprocess import to_mnist
+from mnist_core.strokes import (
+    DIGIT_SUPERSAMPLING,
+    Stroke,
+    redraw,
+    render_strokes,
+    strokes_to_mnist,
+)
 from scripts.drawn_synthesis import HANDWRITING_FONTS, font_glyph, place, skeleton_segments, wobble
 
 # Debian package -> more handwriting fonts, only for writers (see the Makefile's FONTS).
@@ -114,17 +123,11 @@ class Writer:
         )
 
     def draw(
-        self, digit: int, rng: np.random.Generator, supersampling: int = REDRAWN_SUPERSAMPLING
+        self, digit: int, rng: np.random.Generator, supersampling: int = DIGIT_SUPERSAMPLING
     ) -> np.ndarray:
-        """One drawing of `digit` as the Draw page reads it: its strokes redrawn with one pen
-        (`strokes.redraw`), a (280, 280) uint8 canvas, white on black."""
-        return redraw(self.strokes(digit, rng)[0], supersampling=supersampling)
-
-    def show(self, digit: int, rng: np.random.Generator) -> np.ndarray:
-        """One drawing of `digit` as the canvas shows it, with the writer's pen: (280, 280)
-        uint8, white on black."""
-        segments, pen = self.strokes(digit, rng)
-        return render_strokes(segments, width=pen)[:, :, 0]
+        """One drawing of `digit` as the Draw page reads it (`strokes.strokes_to_mnist`):
+        (28, 28) float32 in [0, 1]."""
+        return strokes_to_mnist(self.strokes(digit, rng)[0], supersampling=supersampling)
 
     def strokes(self, digit: int, rng: np.random.Generator) -> tuple[list[Stroke], float]:
         """One drawing of `digit`: its strokes on the canvas (short segments along the glyph's
@@ -173,23 +176,32 @@ def build_writers_set(
     per_digit: int = DEFAULT_PER_DIGIT,
     seed: int = DEFAULT_SEED,
     shown: bool = False,
-    supersampling: int = REDRAWN_SUPERSAMPLING,
+    supersampling: int = DIGIT_SUPERSAMPLING,
 ) -> DrawnSet:
-    """Every writer's `per_digit` drawings of each digit as the Draw page reads them, redrawn
-    `supersampling` times larger (`shown`: as the canvas shows them); `sources` names the
-    writer."""
+    """Every writer's `per_digit` drawings of each digit as the Draw page reads them, drawn
+    `supersampling` times finer than the 28x28; the canvases show them redrawn with one pen
+    (`strokes.redraw`), or with `shown` as the canvas shows them with the writer's own pen, and
+    then the digits are those pictures' (`preprocess.to_mnist`). `sources` names the writer."""
     rng = np.random.default_rng(seed)
-    canvases, labels, sources = [], [], []
+    canvases, digits, labels, sources = [], [], [], []
     for writer in writers:
         for digit in range(10):
             for _ in range(per_digit):
-                canvas = (
-                    writer.show(digit, rng) if shown else writer.draw(digit, rng, supersampling)
-                )
-                canvases.append(canvas)
+                strokes, pen = writer.strokes(digit, rng)
+                if shown:
+                    canvases.append(render_strokes(strokes, width=pen)[:, :, 0])
+                    digits.append(to_mnist(canvases[-1]))
+                else:
+                    canvases.append(redraw(strokes))
+                    digits.append(strokes_to_mnist(strokes, supersampling=supersampling))
                 labels.append(digit)
                 sources.append(f"writer:{writer.name}")
-    return DrawnSet(np.stack(canvases), np.array(labels, np.uint8), np.array(sources, dtype=str))
+    return DrawnSet(
+        np.stack(canvases),
+        to_pixels(np.stack(digits)),
+        np.array(labels, np.uint8),
+        np.array(sources, dtype=str),
+    )
 
 
 @functools.lru_cache(maxsize=1024)

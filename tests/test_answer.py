@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from mnist_core.answer import read_digit, verdict
+from mnist_core.answer import read_digit, read_drawing, verdict
 from mnist_core.classify import Classifier
 from mnist_core.preprocess import EmptyImageError, ImageError
-from mnist_core.strokes import render_strokes
+from mnist_core.strokes import render_strokes, strokes_to_mnist
 
 
 def one_hot_ish(**probabilities: float) -> np.ndarray:
@@ -79,9 +79,22 @@ def test_the_preview_shows_the_models_pixels_enlarged_and_sharp(classifier):
     np.testing.assert_array_equal(preview[2::5, 4::5], preview[::5, ::5])  # whole-pixel blocks
 
 
+def test_a_drawings_strokes_are_read_as_the_draw_page_reads_them(classifier):
+    strokes = [[(140, 40), (138, 240)]]
+
+    answer = read_drawing(strokes, classifier)
+
+    np.testing.assert_array_equal(answer.image, strokes_to_mnist(strokes))
+    np.testing.assert_array_equal(answer.probabilities, classifier.probabilities(answer.image))
+    assert answer.verdict.digit == 1
+
+
 def test_a_blank_canvas_has_no_answer(classifier):
     with pytest.raises(EmptyImageError):
         read_digit(render_strokes([]), classifier)
+    for nothing in ([], [[]]):
+        with pytest.raises(EmptyImageError):
+            read_drawing(nothing, classifier)
 
 
 def test_a_non_image_is_refused_with_a_message(classifier):

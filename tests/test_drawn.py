@@ -110,6 +110,7 @@ def test_saves_and_loads_back_the_same_set(small_set, tmp_path):
     loaded = load_drawn_set(path)
 
     np.testing.assert_array_equal(loaded.canvases, small_set.canvases)
+    np.testing.assert_array_equal(loaded.digits, small_set.digits)
     np.testing.assert_array_equal(loaded.labels, small_set.labels)
     np.testing.assert_array_equal(loaded.sources, small_set.sources)
     assert [p.name for p in path.parent.iterdir()] == ["drawn.npz"]  # no partial file left
@@ -129,6 +130,16 @@ def test_loading_something_else_is_refused(tmp_path):
     for path in (text, mnist_like):
         with pytest.raises(DrawnSetError, match="is not a drawn-digit set"):
             load_drawn_set(path)
+
+
+def test_a_set_from_an_older_version_is_refused_with_how_to_rebuild_it(small_set, tmp_path):
+    path = save_drawn_set(small_set, tmp_path / "drawn.npz")
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    np.savez(path, **{**arrays, "format": 1})  # an older set: no digits as the app reads them
+
+    with pytest.raises(DrawnSetError, match=r"format 1, this version reads 2: build it again"):
+        load_drawn_set(path)
 
 
 def test_missing_fonts_are_named_with_their_package(monkeypatch):

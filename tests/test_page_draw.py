@@ -25,10 +25,9 @@ from mnist_core.config import TrainConfig
 from mnist_core.feedback import FeedbackError, FeedbackStore
 from mnist_core.finetune import FINE_TUNE_EPOCHS, MIN_DRAWINGS
 from mnist_core.pixels import to_pixels
-from mnist_core.preprocess import to_mnist
 from mnist_core.record import FineTuned
 from mnist_core.store import list_models
-from mnist_core.strokes import PEN_WIDTHS, canvas_drawing, redraw
+from mnist_core.strokes import PEN_WIDTHS, canvas_drawing, redraw, strokes_to_mnist
 from tests.app_support import open_page, train_tiny
 
 DRAW = "app_pages/draw.py"
@@ -263,7 +262,7 @@ def open_gallery(app, is_open: bool = True):
 def add_drawings(store: FeedbackStore, labels: list[int]) -> list[int]:
     """Keep a canvas drawing for each label, as the page would (the model said 1 each time)."""
     canvas = redraw(VERTICAL_LINE)
-    image = to_pixels(to_mnist(canvas))
+    image = to_pixels(strokes_to_mnist(VERTICAL_LINE))
     return [store.add(image, canvas, label, 1, 0.9, "tiny") for label in labels]
 
 
@@ -285,9 +284,9 @@ def test_a_misread_drawing_is_kept_with_the_digit_the_user_gives(with_model, fee
     canvas = redraw(VERTICAL_LINE)
     assert (drawing.label, drawing.predicted, drawing.model_name) == (7, 1, "tiny")
     assert f"{drawing.confidence:.0%} probability" == prediction.delta
-    # The drawing as the page read it, losslessly: its strokes redrawn with one pen, in grey.
+    # The drawing as the page read it: what the model saw, and the strokes redrawn with one pen.
+    np.testing.assert_array_equal(drawing.image, to_pixels(strokes_to_mnist(VERTICAL_LINE)))
     np.testing.assert_array_equal(drawing.canvas, canvas)
-    np.testing.assert_array_equal(drawing.image, to_pixels(to_mnist(canvas)))  # what it saw
     assert app.toast[0].value.startswith("Kept as a 7")
     assert "Kept as **a 7**" in app.success[0].value  # instead of the control: kept once
     assert not app.pills
@@ -501,7 +500,7 @@ def test_a_persons_reader_goes_with_their_session(with_model, feedback_db):
 def test_the_link_brings_back_the_name_and_its_memory_can_be_forgotten(with_model, feedback_db):
     store = FeedbackStore.open()
     add_drawings(store, [3, 3])
-    image = to_pixels(to_mnist(redraw(VERTICAL_LINE)))
+    image = to_pixels(strokes_to_mnist(VERTICAL_LINE))
     store.add(image, None, 5, 1, 0.9, "tiny", person="Ada")
     app = open_page(DRAW, person="Ada")
 

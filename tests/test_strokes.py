@@ -1,17 +1,19 @@
+import itertools
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from mnist_core.preprocess import to_mnist
+from mnist_core.preprocess import CENTRE, FIT_SIZE, EmptyImageError, to_mnist
 from mnist_core.strokes import (
     CANVAS_SIZE,
-    REDRAWN_PEN,
+    DIGIT_PEN,
     REDRAWN_SIDE,
-    REDRAWN_SUPERSAMPLING,
     canvas_drawing,
     canvas_strokes,
     redraw,
     render_strokes,
+    strokes_to_mnist,
 )
 
 
@@ -103,30 +105,87 @@ def holes(grey: np.ndarray) -> int:
     return count - len(touching_the_edge - {0})
 
 
-def test_a_redrawn_digit_is_the_same_picture_at_any_size_and_place():
-    small, large = redraw(nine((60, 60), 0.5)), redraw(nine((150, 120), 2.5))
+def test_a_drawing_is_the_same_digit_at_any_size_and_place():
+    small, large = strokes_to_mnist(nine((60, 60), 0.5)), strokes_to_mnist(nine((150, 120), 2.5))
 
-    assert small.shape == (CANVAS_SIZE, CANVAS_SIZE) and small.dtype == np.uint8
-    # Only edge pixels differ, by how the edges round; the model's input hardly at all.
-    assert np.abs(small.astype(int) - large).mean() < 0.1
-    assert np.abs(to_mnist(small) - to_mnist(large)).max() < 0.02
-    rows = np.nonzero(large > 127)[0]
-    assert rows.max() - rows.min() == pytest.approx(REDRAWN_SIDE / (1 - REDRAWN_PEN), abs=3)
-    assert (rows.min() + rows.max()) / 2 == pytest.approx(CANVAS_SIZE / 2, abs=2)  # centred
+    assert small.shape == (28, 28) and small.dtype == np.float32
+    assert small.min() >= 0 and small.max() == 1
+    np.testing.assert_allclose(small, large, atol=1e-5)  # the same pixels, to float rounding
 
 
-def test_redrawing_opens_the_small_loop_a_thick_pen_closed():
+def test_a_digit_fills_the_20x20_box_keeping_its_aspect_and_is_placed_by_its_centre_of_mass():
+    digit = strokes_to_mnist(nine())
+    rows, columns = np.nonzero(digit >= 0.05)
+
+    assert rows.max() - rows.min() + 1 == FIT_SIZE  # the 9 is taller than wide
+    assert columns.max() - columns.min() + 1 < FIT_SIZE * 0.75
+    mass = digit.sum()
+    assert (digit.sum(axis=1) @ np.arange(28)) / mass == pytest.approx(CENTRE, abs=0.5)
+    assert (digit.sum(axis=0) @ np.arange(28)) / mass == pytest.approx(CENTRE, abs=0.5)
+
+
+def test_the_pen_is_a_fixed_share_of_the_box_whatever_pen_it_was_drawn_with():
+    wide = strokes_to_mnist([[(20, 140), (260, 140)]])  # a long line: the 20 px box's width
+
+    assert wide[:, 14].sum() == pytest.approx(DIGIT_PEN * FIT_SIZE, abs=0.1)
+    assert strokes_to_mnist([[(20, 140), (260, 140)]], pen=2 * DIGIT_PEN)[:, 14].sum() == (
+        pytest.approx(2 * DIGIT_PEN * FIT_SIZE, abs=0.1)
+    )
+
+
+def test_the_small_loop_a_thick_pen_closed_stays_open():
     strokes = nine()
     assert holes(render_strokes(strokes, width=30)[:, :, 0]) == 0  # as a thick pen shows it
-    assert holes(redraw(strokes)) == 1
+    assert holes(strokes_to_mnist(strokes) * 255) == 1
 
 
-def test_redrawing_nothing_gives_a_black_canvas_and_a_dot_stays_a_round_dot():
+def along(corners, points_per_side):
+    """A polyline through `corners` with `points_per_side` points on each side, as a pointer
+    sends them."""
+    steps = np.linspace(0, 1, points_per_side, endpoint=False)[:, np.newaxis]
+    sides = [a + (b - a) * steps for a, b in itertools.pairwise(np.array(corners, float))]
+    return [*map(tuple, np.concatenate(sides)), corners[-1]]
+
+
+def test_a_drawing_reads_the_same_however_often_the_pointer_reported_its_position():
+    corners = [(40, 240), (130, 40), (250, 200)]  # a lopsided upside-down V
+    finest = strokes_to_mnist([along(corners, 1000)])
+    for points_per_side in (200, 50):
+        other = strokes_to_mnist([along(corners, points_per_side)])
+        assert np.abs(other - finest).mean() < 0.01
+
+
+def test_a_sharp_turn_is_as_round_as_two_strokes_meeting_there():
+    corners = [(40, 240), (130, 40), (250, 200)]
+    np.testing.assert_array_equal(
+        strokes_to_mnist([corners]), strokes_to_mnist([corners[:2], corners[1:]])
+    )
+
+
+def test_no_strokes_is_an_empty_canvas_and_a_dot_fills_the_box_as_a_round_dot():
+    for nothing in ([], [[]]):
+        with pytest.raises(EmptyImageError, match="empty"):
+            strokes_to_mnist(nothing)
+    dot = strokes_to_mnist([[(30, 250)]])
+    assert dot.sum() == pytest.approx(np.pi * (FIT_SIZE / 2) ** 2, rel=0.05)
+    rows, columns = np.nonzero(dot >= 0.5)
+    assert rows.mean() == pytest.approx(CENTRE, abs=1) and columns.mean() == pytest.approx(
+        CENTRE, abs=1
+    )
+
+
+def test_the_picture_a_label_keeps_is_the_digit_the_model_read():
+    strokes = nine((80, 200), 1.5)
+    picture = redraw(strokes)
+
+    assert picture.shape == (CANVAS_SIZE, CANVAS_SIZE) and picture.dtype == np.uint8
+    rows = np.nonzero(picture > 127)[0]
+    assert rows.max() - rows.min() == pytest.approx(REDRAWN_SIDE / (1 - DIGIT_PEN), abs=3)
+    assert (rows.min() + rows.max()) / 2 == pytest.approx(CANVAS_SIZE / 2, abs=2)  # centred
+    # Read back as an upload is read, it is that digit (up to how its edges were averaged),
+    # far closer to it than to another drawing's.
+    read_back = to_mnist(picture, even_width=False)
+    one = strokes_to_mnist([[(140, 40), (130, 240)]])
+    distance = np.abs(read_back - strokes_to_mnist(strokes)).mean()
+    assert distance < 0.5 * np.abs(read_back - one).mean()
     assert not redraw([]).any()
-    dot = redraw([[(30, 250)]]) / 255
-    pen = REDRAWN_PEN * REDRAWN_SIDE / (1 - REDRAWN_PEN)
-    drawn = pen + 1 / REDRAWN_SUPERSAMPLING  # Pillow's box includes its last row of pixels
-    assert dot.sum() == pytest.approx(np.pi * (drawn / 2) ** 2, rel=0.05)
-    rows, columns = np.nonzero(dot)
-    assert rows.mean() == pytest.approx(CANVAS_SIZE / 2, abs=1)
-    assert columns.mean() == pytest.approx(CANVAS_SIZE / 2, abs=1)

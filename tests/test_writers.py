@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from mnist_core.drawn import DrawnSetError, evaluate_drawn
+from mnist_core.pixels import to_pixels
+from mnist_core.strokes import strokes_to_mnist
 from scripts import writers
 from scripts.writers import build_writers_set, make_writers, writer_fonts
 
@@ -36,14 +38,19 @@ def test_each_writer_draws_every_digit_on_a_canvas_like_the_apps(some_writers):
         np.testing.assert_array_equal(np.bincount(drawn.labels[mine], minlength=10), [2] * 10)
     edges = np.concatenate([drawn.canvases[:, 0], drawn.canvases[:, -1]], axis=1)
     assert (drawn.canvases.max(axis=(1, 2)) == 255).all() and not edges.any()
+    # The digits are what the Draw page reads of the same strokes.
+    assert drawn.digits.shape == (120, 28, 28) and drawn.digits.dtype == np.uint8
+    rng = np.random.default_rng(3)
+    first = to_pixels(strokes_to_mnist(some_writers[0].strokes(0, rng)[0]))
+    np.testing.assert_array_equal(drawn.digits[0], first)
 
 
 def test_a_writer_keeps_their_hand_and_writers_differ(some_writers):
     """How far a 1's ink leans varies far less between one writer's drawings than between
     writers."""
 
-    def lean(canvas):  # columns moved per row along the stroke
-        rows, columns = np.nonzero(canvas > 127)
+    def lean(digit):  # columns moved per row along the stroke
+        rows, columns = np.nonzero(digit > 0.5)
         return np.polyfit(rows, columns, 1)[0]
 
     rng = np.random.default_rng(0)

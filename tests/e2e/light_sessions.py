@@ -27,8 +27,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from mnist_core.answer import read_digit
-from mnist_core.strokes import Point, Stroke, canvas_drawing, redraw
+from mnist_core.answer import read_drawing
+from mnist_core.strokes import Point, Stroke, canvas_drawing
 from scripts.writers import DEFAULT_SEED, make_writers, writer_fonts
 from tests.e2e.browser import (
     VIEWPORT,
@@ -174,7 +174,7 @@ def drawings_read_right(
     only confirm their later answers."""
     read_right = []
     for strokes, digit in drawings:
-        if read_digit(redraw(strokes), classifier).verdict.digit == digit:
+        if read_drawing(strokes, classifier).verdict.digit == digit:
             read_right.append((stroke_message(template, strokes), str(digit)))
             if len(read_right) == count:
                 break

@@ -24,9 +24,9 @@ data: $(DATA) $(DRAWN)
 $(DATA): | $(INSTALLED)
 	$(PY) -m mnist_core.data
 
-# Rebuilt when the code that makes it changes (the writers, and how strokes are redrawn).
+# Rebuilt when the code that makes it changes (the writers, how strokes are drawn, the format).
 $(DRAWN): scripts/build_drawn_set.py scripts/writers.py scripts/drawn_synthesis.py \
-		mnist_core/strokes.py | $(DATA) fonts
+		mnist_core/strokes.py mnist_core/drawn.py | $(DATA) fonts
 	$(PY) scripts/build_drawn_set.py
 
 # From Debian: the handwriting fonts the drawn-digit sets are written with (never used in

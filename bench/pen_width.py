@@ -1,15 +1,16 @@
 """Pen width: does the Draw page's pen slider change what the model reads?
 
 Every writer (scripts/writers.py) draws every digit with the pen set to each width the slider
-offers, the rest of their hand unchanged. Each drawing reaches the model three ways: its
+offers, the rest of their hand unchanged. Each drawing reaches the model four ways: its
 strokes drawn into the 28x28 with one pen (`strokes.strokes_to_mnist`, what the Draw page
-does, ours), and as the
-canvas shows it with that pen, with strokes evened to MNIST's width
-(`preprocess.even_stroke_width`, what the page did before) and without (the baseline); same
-drawings, same run. Reported per model: accuracy at each width, and the spread (best width
-minus worst), which should stay within TARGET_SPREAD, with its noise: the same drawings are read
-at every width, so the noise is the standard error of the per-drawing difference between the
-best and the worst width (a spread within two of them could be luck).
+does, ours); redrawn with the Draw page's pen on the canvas (`strokes.redraw`) and prepared as
+a picture (`preprocess.to_mnist`, what the page did before); and as the canvas shows it with
+the writer's pen, with strokes evened to MNIST's width (`preprocess.even_stroke_width`, what
+the page did before that) and without (the baseline); same drawings, same run. Reported per
+model: accuracy at each width, and the spread (best width minus worst), which should stay
+within TARGET_SPREAD, with its noise: the same drawings are read at every width, so the noise
+is the standard error of the per-drawing difference between the best and the worst width (a
+spread within two of them could be luck).
 
 `strokes.DIGIT_PEN` and `preprocess.MNIST_STROKE_WIDTH` were chosen with `--writers
 validation` (`--pen` tries another); the README's table comes from the test writers.
@@ -39,6 +40,7 @@ from mnist_core.strokes import (
     PEN_WIDTHS,
     STROKE_WIDTH,
     Stroke,
+    redraw,
     render_strokes,
     strokes_to_mnist,
 )
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(people)} {args.writers} writers, {PER_DIGIT} drawings of each digit each at every "
         "pen width (px on the 280 px canvas), otherwise in their own hand; their strokes "
         f"drawn into the 28x28 with a pen {args.pen:.1%} of MNIST's 20 px box wide, as the Draw "
-        "page does, "
+        "page does, redrawn on the canvas with the page's pen and prepared as a picture, "
         "and as the canvas shows them, with strokes evened to MNIST's width and without.",
     )
     prepares = pipelines(args.pen)
@@ -121,6 +123,9 @@ def pipelines(pen: float) -> dict:
     return {
         "as drawn": lambda drawing, shown: to_mnist(shown, even_width=False),
         "as drawn, evened": lambda drawing, shown: to_mnist(shown),
+        "redrawn on the canvas, prepared as a picture": lambda drawing, shown: to_mnist(
+            redraw(drawing)
+        ),
         "one pen (the Draw page)": lambda drawing, shown: strokes_to_mnist(drawing, pen),
     }
 

@@ -91,7 +91,7 @@ def load_drawn_set(path: str | os.PathLike | None = None) -> DrawnSet:
     if arrays["format"] != FILE_FORMAT:
         raise DrawnSetError(
             f"{path} has format {arrays['format']}, this version reads {FILE_FORMAT}: "
-            "build it again with `make data`"
+            "build it again (`make data`, or scripts/build_drawn_set.py for another set)"
         )
     canvases, digits, labels, sources = (arrays[key] for key in _ARRAYS)
     if (

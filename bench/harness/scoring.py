@@ -6,19 +6,23 @@ import sys
 
 import numpy as np
 
-from mnist_core.drawn import DrawnSet, load_drawn_set, save_drawn_set
+from mnist_core.drawn import DrawnSet, DrawnSetError, load_drawn_set, save_drawn_set
 from mnist_core.evaluate import score_classifier
 from scripts.build_drawn_set import OUTPUTS, build
 
 
 def saved_drawn_set(kind: str) -> DrawnSet:
-    """The saved set of `kind` (see scripts/build_drawn_set.py), built first if missing."""
+    """The saved set of `kind` (see scripts/build_drawn_set.py), built first if it is missing
+    or was made by another version."""
     path = OUTPUTS[kind]
-    if not path.exists():
+    try:
+        return load_drawn_set(path)
+    except DrawnSetError as error:
         print(
-            f"building the {kind} set (scripts/build_drawn_set.py --set {kind})...", file=sys.stderr
+            f"{error}\nbuilding the {kind} set (scripts/build_drawn_set.py --set {kind})...",
+            file=sys.stderr,
         )
-        save_drawn_set(build(kind, None, None), path)
+    save_drawn_set(build(kind, None, None), path)
     return load_drawn_set(path)
 
 

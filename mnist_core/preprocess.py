@@ -240,8 +240,8 @@ def _pixels_of(image: np.ndarray | Image.Image) -> np.ndarray:
 
 def _is_opaque_grey(pixels: np.ndarray) -> bool:
     """Whether uint8 pixels are one grey channel (as `strokes.redraw` makes), or RGB(A) that is
-    grey (R = G = B) and opaque: then one channel is the luma, and the others need not be
-    converted (the hot path: every stroke)."""
+    grey (R = G = B) and opaque, as canvas pictures are: then one channel is the luma, and the
+    others need not be converted."""
     if pixels.dtype != np.uint8 or pixels.shape[2] not in (1, 3, 4):
         return False
     if pixels.shape[2] == 1:
@@ -267,7 +267,7 @@ def _unit_range(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.bool_:
         return pixels.astype(np.float32)
     if np.issubdtype(pixels.dtype, np.uint8):
-        return np.divide(pixels, 255, dtype=np.float32)  # one allocation: this is the hot path
+        return np.divide(pixels, 255, dtype=np.float32)  # one allocation
     if np.issubdtype(pixels.dtype, np.uint16):
         return np.divide(pixels, 65535, dtype=np.float32)
     values = pixels.astype(np.float64)  # float32 would overflow on large float64 or int64 values

@@ -8,12 +8,14 @@ reads a model file, and the Train page when it trains.
 import streamlit as st
 
 from app_pages.active_model import model_sidebar
+from app_pages.blas_threads import use_one_blas_thread
 from app_pages.garbage import collect_garbage_regularly
 from app_pages.person import keep_person_in_link
 
 # Icons from the symbols common fonts carry (DejaVu has them): no emoji font needed.
 st.set_page_config(page_title="MNIST digits", page_icon="✍️", layout="wide")
 collect_garbage_regularly()
+use_one_blas_thread()
 
 # The app opens on Draw, what a newcomer can do at once (or, without a model, train one in a
 # click); Train and Models follow.

@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app_pages.active_model import cached_classifier, file_version
+from app_pages.blas_threads import use_one_blas_thread
 from app_pages.canvas import drawing_canvas
 from mnist_core.answer import read_drawing
 from mnist_core.preprocess import EmptyImageError
@@ -52,6 +53,7 @@ def about() -> None:
     st.write("The floor of a stroke's cost: bench/classroom.py.")
 
 
+use_one_blas_thread()  # as the app's server does
 # Two pages, so that the sidebar shows the link a recording follows to "Draw".
 pages = [st.Page(draw_without_a_model if CANVAS_ONLY else draw, title="Draw", default=True)]
 st.navigation([*pages, st.Page(about, title="About")]).run()

@@ -85,14 +85,15 @@ def load_drawn_set(path: str | os.PathLike | None = None) -> DrawnSet:
         raise DrawnSetError(f"{path} does not exist: build it with `make data`")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in (*_ARRAYS, "format")}
+            file_format = archive["format"]
+            if file_format != FILE_FORMAT:
+                raise DrawnSetError(
+                    f"{path} has format {file_format}, this version reads {FILE_FORMAT}: "
+                    "build it again (`make data`, or scripts/build_drawn_set.py for another set)"
+                )
+            arrays = {key: archive[key] for key in _ARRAYS}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DrawnSetError(f"{path} is not a drawn-digit set: {error}") from error
-    if arrays["format"] != FILE_FORMAT:
-        raise DrawnSetError(
-            f"{path} has format {arrays['format']}, this version reads {FILE_FORMAT}: "
-            "build it again (`make data`, or scripts/build_drawn_set.py for another set)"
-        )
     canvases, digits, labels, sources = (arrays[key] for key in _ARRAYS)
     if (
         canvases.shape[1:] != (CANVAS_SIZE, CANVAS_SIZE)

@@ -340,9 +340,8 @@ def _drawn_evaluation(
 
 @st.cache_resource(max_entries=1, show_spinner=False)
 def _drawn_digits(path: str, version: int) -> tuple[np.ndarray, np.ndarray]:
-    """The drawn set's canvases prepared as the Draw page prepares a drawing, and their labels,
-    shared by all sessions. Preparing the canvases takes seconds; the canvases themselves (a
-    few hundred MB) are not kept."""
+    """The drawn set's digits as the Draw page reads a drawing, and their labels, shared by all
+    sessions; the set's canvases (a few hundred MB) are not kept."""
     from mnist_core.drawn import load_drawn_set
 
     drawn = load_drawn_set(path)

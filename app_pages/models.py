@@ -341,10 +341,10 @@ def _drawn_evaluation(
 @st.cache_resource(max_entries=1, show_spinner=False)
 def _drawn_digits(path: str, version: int) -> tuple[np.ndarray, np.ndarray]:
     """The drawn set's digits as the Draw page reads a drawing, and their labels, shared by all
-    sessions; the set's canvases (a few hundred MB) are not kept."""
+    sessions; the set's canvases (a few hundred MB) are never read."""
     from mnist_core.drawn import load_drawn_set
 
-    drawn = load_drawn_set(path)
+    drawn = load_drawn_set(path, pictures=False)
     digits, labels = drawn.digits, drawn.labels
     digits.flags.writeable = labels.flags.writeable = False  # shared: nobody may change them
     return digits, labels

@@ -111,12 +111,16 @@ def draw_page_methods(model_path: str | os.PathLike) -> dict[str, Method]:
 def keras_methods(model_path: Path, model) -> dict[str, Method]:
     """Ours and the Keras calls on the same loaded model, by row label."""
     ours = draw_page_methods(model_path)[OURS]
-    one = lambda strokes: strokes_to_mnist(strokes)[np.newaxis]  # noqa: E731
     return {
         OURS_BESIDE_KERAS: ours,
-        KERAS_CALL: lambda strokes: model(one(strokes), training=False).numpy()[0],
-        BASELINE: lambda strokes: model.predict(one(strokes), verbose=0)[0],
+        KERAS_CALL: lambda strokes: model(a_batch_of(strokes), training=False).numpy()[0],
+        BASELINE: lambda strokes: model.predict(a_batch_of(strokes), verbose=0)[0],
     }
+
+
+def a_batch_of(strokes) -> np.ndarray:
+    """A drawing as Keras takes it: a batch of one 28x28 digit."""
+    return strokes_to_mnist(strokes)[np.newaxis]
 
 
 def time_draw_page(model_path: str, calls: str) -> dict:

@@ -4,13 +4,13 @@ Every writer (scripts/writers.py) draws every digit with the pen set to each wid
 offers, the rest of their hand unchanged. Each drawing reaches the model four ways: its
 strokes drawn into the 28x28 with one pen (`strokes.strokes_to_mnist`, what the Draw page
 does, ours); redrawn with the Draw page's pen on the canvas (`strokes.redraw`) and prepared as
-a picture (`preprocess.to_mnist`, what the page did before); and as the canvas shows it with
-the writer's pen, with strokes evened to MNIST's width (`preprocess.even_stroke_width`, what
-the page did before that) and without (the baseline); same drawings, same run. Reported per
-model: accuracy at each width, and the spread (best width minus worst), which should stay
-within TARGET_SPREAD, with its noise: the same drawings are read at every width, so the noise
-is the standard error of the per-drawing difference between the best and the worst width (a
-spread within two of them could be luck).
+a picture (`preprocess.to_mnist`: the page's way before, with today's pen); and as the canvas
+shows it with the writer's pen, with strokes evened to MNIST's width
+(`preprocess.even_stroke_width`, what the page did before that) and without (the baseline);
+same drawings, same run. Reported per model: accuracy at each width, and the spread (best
+width minus worst), which should stay within TARGET_SPREAD, with its noise: the same drawings
+are read at every width, so the noise is the standard error of the per-drawing difference
+between the best and the worst width (a spread within two of them could be luck).
 
 `strokes.DIGIT_PEN` and `preprocess.MNIST_STROKE_WIDTH` were chosen with `--writers
 validation` (`--pen` tries another); the README's table comes from the test writers.

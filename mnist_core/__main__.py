@@ -308,7 +308,7 @@ def _other_sets(classifier, drawings_learnt_up_to: int = 0) -> dict:
 
     scores = {}
     try:
-        scores["drawn_digits"] = evaluate_drawn(classifier, load_drawn_set())
+        scores["drawn_digits"] = evaluate_drawn(classifier, load_drawn_set(pictures=False))
     except DrawnSetError as error:
         _say(f"no drawn-digit score: {error}")
     yours = evaluate_feedback(classifier, FeedbackStore.open(), drawings_learnt_up_to)

@@ -35,11 +35,12 @@ class DrawnSetError(Exception):
 
 @dataclass(frozen=True, eq=False)
 class DrawnSet:
-    """Canvas images (n, 280, 280) uint8 grey, white ink on black; the digits the app reads of
-    them (n, 28, 28) uint8; their labels (n,) uint8; and where each came from (n,) str:
-    "mnist", "mnist+flag", "mnist+crossbar", "font:<file>", "writer:<name>"."""
+    """Canvas images (n, 280, 280) uint8 grey, white ink on black (None when loaded without
+    them); the digits the app reads of them (n, 28, 28) uint8; their labels (n,) uint8; and
+    where each came from (n,) str: "mnist", "mnist+flag", "mnist+crossbar", "font:<file>",
+    "writer:<name>"."""
 
-    canvases: np.ndarray
+    canvases: np.ndarray | None
     digits: np.ndarray
     labels: np.ndarray
     sources: np.ndarray
@@ -78,8 +79,9 @@ def drawn_set_path(path: str | os.PathLike | None = None) -> Path:
     return chosen_path(path, PATH_ENV_VAR, DEFAULT_PATH)
 
 
-def load_drawn_set(path: str | os.PathLike | None = None) -> DrawnSet:
-    """The set saved at `drawn_set_path(path)`, checked."""
+def load_drawn_set(path: str | os.PathLike | None = None, *, pictures: bool = True) -> DrawnSet:
+    """The set saved at `drawn_set_path(path)`, checked. Without `pictures` its canvases are
+    left unread (None): scoring needs only the digits, and the canvases are most of the file."""
     path = drawn_set_path(path)
     if not path.is_file():
         raise DrawnSetError(f"{path} does not exist: build it with `make data`")
@@ -91,21 +93,26 @@ def load_drawn_set(path: str | os.PathLike | None = None) -> DrawnSet:
                     f"{path} has format {file_format}, this version reads {FILE_FORMAT}: "
                     "build it again (`make data`, or scripts/build_drawn_set.py for another set)"
                 )
-            arrays = {key: archive[key] for key in _ARRAYS}
+            arrays = {key: archive[key] for key in _ARRAYS if pictures or key != "canvases"}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DrawnSetError(f"{path} is not a drawn-digit set: {error}") from error
-    canvases, digits, labels, sources = (arrays[key] for key in _ARRAYS)
+    canvases, digits, labels, sources = (arrays.get(key) for key in _ARRAYS)
+    canvases_fit = canvases is None or (
+        canvases.shape[1:] == (CANVAS_SIZE, CANVAS_SIZE)
+        and canvases.dtype == np.uint8
+        and len(canvases) == len(digits)
+    )
     if (
-        canvases.shape[1:] != (CANVAS_SIZE, CANVAS_SIZE)
+        not canvases_fit
         or digits.shape[1:] != (MNIST_SIZE, MNIST_SIZE)
-        or canvases.dtype != np.uint8
         or digits.dtype != np.uint8
-        or not len(canvases) == len(digits) == len(labels) == len(sources)
+        or not len(digits) == len(labels) == len(sources)
     ):
+        found = "" if canvases is None else f"{canvases.dtype} canvases of shape {canvases.shape}, "
         raise DrawnSetError(
-            f"{path} holds {canvases.dtype} canvases of shape {canvases.shape}, "
-            f"{digits.dtype} digits of shape {digits.shape}, {len(labels)} labels and "
-            f"{len(sources)} sources; expected n uint8 canvases of {CANVAS_SIZE}x{CANVAS_SIZE} "
-            f"and digits of {MNIST_SIZE}x{MNIST_SIZE} with a label and a source each"
+            f"{path} holds {found}{digits.dtype} digits of shape {digits.shape}, "
+            f"{len(labels)} labels and {len(sources)} sources; expected n uint8 canvases of "
+            f"{CANVAS_SIZE}x{CANVAS_SIZE} and digits of {MNIST_SIZE}x{MNIST_SIZE} with a label "
+            "and a source each"
         )
     return DrawnSet(canvases, digits, labels.astype(np.uint8), sources)

@@ -163,7 +163,7 @@ def _drawn_accuracy(saved: SavedModel) -> str:
     from mnist_core.drawn import DrawnSetError, evaluate_drawn, load_drawn_set
 
     try:
-        drawn = load_drawn_set()
+        drawn = load_drawn_set(pictures=False)
     except DrawnSetError as error:
         return f"not measured ({error})."
     scored = evaluate_drawn(Classifier.load(saved.path), drawn)

@@ -113,6 +113,10 @@ def test_saves_and_loads_back_the_same_set(small_set, tmp_path):
     np.testing.assert_array_equal(loaded.digits, small_set.digits)
     np.testing.assert_array_equal(loaded.labels, small_set.labels)
     np.testing.assert_array_equal(loaded.sources, small_set.sources)
+    digits_only = load_drawn_set(path, pictures=False)  # what scoring needs, without the canvases
+    assert digits_only.canvases is None
+    np.testing.assert_array_equal(digits_only.digits, small_set.digits)
+    np.testing.assert_array_equal(digits_only.labels, small_set.labels)
     assert [p.name for p in path.parent.iterdir()] == ["drawn.npz"]  # no partial file left
 
 

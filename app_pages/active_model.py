@@ -95,7 +95,9 @@ def model_sidebar() -> None:
             help="The model the Draw page uses: the newest one unless you pick another.",
         )
         record = saved.record
-        left, right = st.columns(2)
-        left.metric("Architecture", architecture_name(record.config.architecture))
-        right.metric("Test accuracy", f"{record.evaluation.accuracy:.2%}")
-        st.caption(f"Trained on {record.created:%d %b %Y, %H:%M} UTC.")
+        st.metric("Test accuracy", f"{record.evaluation.accuracy:.2%}")
+        # A caption, not a metric beside it: "CNN + dense layer" does not fit the sidebar's half
+        st.caption(
+            f"{architecture_name(record.config.architecture)}, "
+            f"trained on {record.created:%d %b %Y, %H:%M} UTC."
+        )

@@ -83,7 +83,14 @@ def _canvas_controls() -> None:
     controls = above_the_canvas.container(horizontal=True, vertical_alignment="bottom")
     controls.markdown("**Your digit**", width="content")
     controls.button("Clear", on_click=_clear_canvas)
-    controls.slider("Pen width", *PEN_WIDTHS, STROKE_WIDTH, key="pen_width")
+    controls.slider(
+        "Pen width",
+        *PEN_WIDTHS,
+        STROKE_WIDTH,
+        key="pen_width",
+        help="How thick your strokes look. The model reads the lines you drew with a pen of "
+        "its own, as thick as MNIST's, so every width reads the same.",
+    )
 
 
 @st.fragment

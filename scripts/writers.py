@@ -171,6 +171,12 @@ def make_writers(fonts: tuple[str, ...], seed: int) -> list[Writer]:
     ]
 
 
+def font_of(source: str) -> str:
+    """The font (its file's stem) of a drawing whose source is "writer:<name>", as
+    `build_writers_set` names it: writers are named after their font and a number."""
+    return source.removeprefix("writer:").rsplit("-", 1)[0]
+
+
 def build_writers_set(
     writers: list[Writer],
     per_digit: int = DEFAULT_PER_DIGIT,

@@ -1,6 +1,8 @@
 """The simulated writers of the drawn-digit test set: held out whole, each in a hand of their
 own, drawn the way the canvas draws."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,8 @@ def test_each_writer_draws_every_digit_on_a_canvas_like_the_apps(some_writers):
     for writer in some_writers:
         mine = drawn.sources == f"writer:{writer.name}"
         np.testing.assert_array_equal(np.bincount(drawn.labels[mine], minlength=10), [2] * 10)
+    fonts = {Path(writer.font).stem for writer in some_writers}
+    assert {writers.font_of(source) for source in drawn.sources} == fonts  # for the benches
     edges = np.concatenate([drawn.canvases[:, 0], drawn.canvases[:, -1]], axis=1)
     assert (drawn.canvases.max(axis=(1, 2)) == 255).all() and not edges.any()
     # The digits are what the Draw page reads of the same strokes.

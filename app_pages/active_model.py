@@ -96,7 +96,7 @@ def model_sidebar() -> None:
         )
         record = saved.record
         st.metric("Test accuracy", f"{record.evaluation.accuracy:.2%}")
-        # A caption, not a metric beside it: "CNN + dense layer" does not fit the sidebar's half
+        # The architecture in words: as a metric, "CNN + dense layer" was cut to half a sidebar
         st.caption(
             f"{architecture_name(record.config.architecture)}, "
             f"trained on {record.created:%d %b %Y, %H:%M} UTC."

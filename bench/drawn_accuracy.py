@@ -6,7 +6,8 @@ scores each on the 10,000 MNIST test images and, after the app's preprocessing, 
 - the test writers (data/drawn_digits.npz, scripts/writers.py): handwriting fonts no model
   trained on, traced by simulated writers held out whole. Made by a process that shares nothing
   with training but the canvas' pen: the honest measure. Reported as the mean over drawings,
-  the worst writer, how many writers are read at 97% or more, and per digit;
+  the worst writer, how many writers are read at 97% or more, and per digit, `best`'s with
+  95% intervals over the writers' fonts resampled whole (a font's writers shape a digit alike);
 - the re-drawn MNIST set (data/redrawn_mnist.npz, scripts/drawn_synthesis.py): MNIST test digits
   re-drawn as strokes, flagged 1s and crossed 7s, typed fonts. Its flags and crossbars are made
   by the same kind of code as the training augmentation's, so it flatters augmented models:

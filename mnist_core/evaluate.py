@@ -11,8 +11,8 @@ from mnist_core.pixels import to_unit
 
 NUM_CLASSES = 10
 KEPT_MISTAKES = 100  # enough for a gallery; keeps the sidecar small
-# Images per `probabilities` call: few enough that a convnet's patches stay in the CPU's caches
-# (larger chunks measured slower) and memory stays bounded.
+# Images per `probabilities` call, which bounds memory. Larger chunks measured slower for a
+# convnet, likely because its patches for a few images fit the CPU's caches.
 _CHUNK = 32
 _EPSILON = 1e-7  # Keras' clip for the cross-entropy
 

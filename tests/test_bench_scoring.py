@@ -9,20 +9,20 @@ from mnist_core.drawn import DrawnSet
 FONTS = [f"Font{n}-Regular" for n in range(10)]  # stems with a dash, as real ones have
 
 
-def writers_set(labels_per_font: int, digit: int = 8) -> DrawnSet:
-    """Two writers per font, each drawing `labels_per_font // 2` of `digit` and as many 3s."""
+def writers_set() -> DrawnSet:
+    """Two writers per font, each drawing five 8s and five 3s."""
     sources, labels = [], []
     for font in FONTS:
         for writer in (1, 2):
-            for label in (digit, 3):
-                sources += [f"writer:{font}-{writer}"] * (labels_per_font // 2)
-                labels += [label] * (labels_per_font // 2)
+            for label in (8, 3):
+                sources += [f"writer:{font}-{writer}"] * 5
+                labels += [label] * 5
     n = len(labels)
     return DrawnSet(None, np.zeros((n, 28, 28), np.uint8), np.array(labels), np.array(sources))
 
 
 def test_the_same_errors_in_one_font_are_less_certain_than_spread_over_all():
-    drawn = writers_set(labels_per_font=10)
+    drawn = writers_set()
     eights = np.flatnonzero(drawn.labels == 8)  # 10 per font, 100 in all
     in_one_font = np.ones(len(drawn), bool)
     in_one_font[eights[:10]] = False  # every 8 of the first font misread
@@ -35,7 +35,7 @@ def test_the_same_errors_in_one_font_are_less_certain_than_spread_over_all():
 
 
 def test_an_interval_covers_only_its_digit_and_contains_the_figure():
-    drawn = writers_set(labels_per_font=10)
+    drawn = writers_set()
     correct = np.ones(len(drawn), bool)
     correct[np.flatnonzero(drawn.labels == 8)[:10]] = False
 

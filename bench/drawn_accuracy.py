@@ -45,7 +45,7 @@ from mnist_core.classify import Classifier
 from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.data import Mnist, prepare_mnist
 from mnist_core.drawn import DrawnSet
-from mnist_core.pixels import to_unit
+from mnist_core.evaluate import probabilities_of
 from mnist_core.store import ModelFileError, SavedModel, delete_model, find_model
 from scripts import writers
 from scripts.build_drawn_set import fingerprint
@@ -217,11 +217,8 @@ def train_model(config: TrainConfig, mnist: Mnist, name: str, models_dir) -> Sav
 
 
 def predict(classifier: Classifier, pixels: np.ndarray) -> np.ndarray:
-    """The digit read in each of `pixels` (n, 28, 28) uint8."""
-    chunks = [pixels[start : start + 500] for start in range(0, len(pixels), 500)]
-    return np.concatenate(
-        [classifier.probabilities(to_unit(chunk)).argmax(axis=1) for chunk in chunks]
-    )
+    """The digit read in each of `pixels` (n, 28, 28) uint8, chunked as the library scores."""
+    return probabilities_of(classifier, pixels).argmax(axis=1)
 
 
 def shown_writers() -> DrawnSet:

@@ -1,4 +1,5 @@
-"""Where a training run is, as plain data: what `train` reports and a job's snapshot shows.
+"""Where a training run is, as plain data: what `train` reports and a job's snapshot shows,
+and how long a run is expected to take.
 
 No Keras here: the app's server reads progress on every rerun, and importing Keras there would
 cost each script run a `clear_session()` and a slower garbage collection.
@@ -6,8 +7,13 @@ cost each script run a `clear_session()` and a slower garbage collection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mnist_core.config import TrainConfig
+    from mnist_core.store import SavedModel
 
 BATCH, EPOCH = "batch", "epoch"
 
@@ -34,3 +40,41 @@ class Progress:
         """Estimated time to the end at the pace so far, or None before any batch."""
         done = self.fraction
         return self.elapsed * (1 - done) / done if done > 0 else None
+
+
+# What sets how long an epoch takes; a model trained with the same values trains at its pace.
+_PACE_SETTINGS = ("architecture", "augment", "batch_size", "hidden_units", "validation_size")
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How long `config` would train here, judged by a model trained the same way before."""
+
+    model: str  # the saved model whose pace it is
+    seconds_per_epoch: float
+    epochs: int
+
+    @property
+    def seconds(self) -> float:
+        return self.seconds_per_epoch * self.epochs
+
+
+def expected_pace(config: TrainConfig, saved: Iterable[SavedModel]) -> Pace | None:
+    """The pace of the newest of `saved` trained from scratch like `config` (same settings
+    that set an epoch's time) and not stopped, so a person knows before pressing Train how
+    long they will wait; None when no model was trained like it yet."""
+    wanted = [getattr(config, name) for name in _PACE_SETTINGS]
+    like = [
+        model
+        for model in saved
+        if [getattr(model.record.config, name) for name in _PACE_SETTINGS] == wanted
+        and model.record.fine_tuned is None
+        and not model.record.stopped_early
+        and model.record.epochs_run > 0
+        and model.record.created is not None
+    ]
+    if not like:
+        return None
+    newest = max(like, key=lambda model: model.record.created)
+    waited = newest.record.run_seconds or newest.record.fit_seconds  # older records: fit only
+    return Pace(newest.name, waited / newest.record.epochs_run, config.epochs)

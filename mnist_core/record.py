@@ -46,6 +46,9 @@ class ModelRecord:
     stopped_early: bool
     fit_seconds: float
     data_source: str  # where MNIST was read from
+    # From the start of training to the model scored, the per-epoch scoring included: what a
+    # person waits. None in records from before it was kept.
+    run_seconds: float | None = None
     fine_tuned: FineTuned | None = None
     # The test set's confusion matrix after each epoch, (10, 10) counts: how it learnt.
     epoch_confusions: tuple[np.ndarray, ...] = ()
@@ -77,6 +80,8 @@ class ModelRecord:
             "data_source": self.data_source,
             "versions": dict(self.versions),
         }
+        if self.run_seconds is not None:
+            values["run_seconds"] = self.run_seconds
         if self.created is not None:
             values["created"] = self.created.isoformat(timespec=_TIMESTAMP)
         if self.fine_tuned is not None:
@@ -99,6 +104,7 @@ class ModelRecord:
                 stopped_early=_read(values, "stopped_early", bool),
                 fit_seconds=_read(values, "fit_seconds", float),
                 data_source=_read(values, "data_source", str),
+                run_seconds=_read(values, "run_seconds", float, optional=True),
                 fine_tuned=_read(values, "fine_tuned", lambda v: FineTuned(**v), optional=True),
                 epoch_confusions=_read(values, "epoch_confusions", tuple, optional=True) or (),
                 created=_read(values, "created", datetime.fromisoformat),

@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def train_evaluate_save(
 
     `on_evaluating` is called once training has ended, before the (slower) scoring;
     `on_weights(epoch, kernel)` after each epoch with the first layer's weights."""
+    started = time.perf_counter()
     watcher = _EpochWatcher(mnist.test, on_weights)
     with _tensorboard_run(runs_dir) as run:
         data = (mnist.train, mnist.test)
@@ -62,7 +64,7 @@ def train_evaluate_save(
             config, data, on_progress, should_stop, log_dir=run.logs, after_epoch=watcher
         )
         run.saved = _evaluate_and_save(
-            result, mnist, name, models_dir, None, on_evaluating, watcher.confusions
+            result, mnist, name, models_dir, None, on_evaluating, watcher.confusions, started
         )
     return result, run.saved
 
@@ -100,6 +102,7 @@ def fine_tune_evaluate_save(
         )
     x_train, y_train = mix_in((images, labels), mnist.train, drawing_share)
     tuned = FineTuned(base_model=base.name, drawings=len(labels), last_drawing_id=last_id)
+    started = time.perf_counter()
     watcher = _EpochWatcher(mnist.test, on_weights)
     with _tensorboard_run(runs_dir) as run:
         result = train(
@@ -112,7 +115,7 @@ def fine_tune_evaluate_save(
             after_epoch=watcher,
         )
         run.saved = _evaluate_and_save(
-            result, mnist, name, models_dir, tuned, on_evaluating, watcher.confusions
+            result, mnist, name, models_dir, tuned, on_evaluating, watcher.confusions, started
         )
     return result, run.saved
 
@@ -125,17 +128,21 @@ def _evaluate_and_save(
     fine_tuned: FineTuned | None,
     on_evaluating: Callable[[], None] | None,
     epoch_confusions: list[np.ndarray],
+    started: float,
 ) -> SavedModel:
+    """Score and save; `started` is `time.perf_counter()` when the run began."""
     if on_evaluating is not None:
         on_evaluating()
+    evaluation = evaluate(result.model, *mnist.test)
     record = ModelRecord(
         config=result.config,
         history=result.history,
-        evaluation=evaluate(result.model, *mnist.test),
+        evaluation=evaluation,
         epochs_run=result.epochs_run,
         stopped_early=result.stopped_early,
         fit_seconds=result.fit_seconds,
         data_source=mnist.source,
+        run_seconds=time.perf_counter() - started,
         fine_tuned=fine_tuned,
         epoch_confusions=tuple(epoch_confusions),
     )

@@ -11,9 +11,11 @@ from streamlit.testing.v1 import AppTest
 from app_pages.training_job import job_runner
 from mnist_core.config import BOUNDS, PRESETS, TrainConfig
 from mnist_core.jobs import JobSpec
-from mnist_core.store import list_models
+from mnist_core.model import build_model
+from mnist_core.store import list_models, save_model
 from tests.app_support import open_page
 
+from .conftest import make_record
 from .test_jobs import JOB_TIMEOUT_S
 
 PAGE = "app_pages/train.py"
@@ -112,6 +114,18 @@ def test_the_best_preset_fills_the_form_with_its_settings(models_dir):
     assert any("fills in the reference model" in c.value for c in page.caption)
 
 
+def test_a_preset_says_how_long_it_trains_here_once_a_model_was_trained_like_it(models_dir):
+    save_model(build_model(TrainConfig()), make_record(fit_seconds=30, epochs_run=2), "mlp-before")
+    page = _page()
+    assert any(
+        "It trains in about 2 min 30 s here, at the pace of **mlp-before** (15 s an epoch)."
+        in caption.value
+        for caption in page.caption
+    )
+    page.radio(key="train_preset").set_value("best").run()
+    assert not any("It trains in" in caption.value for caption in page.caption)
+
+
 def test_a_setting_the_data_cannot_meet_fails_with_a_clear_message(models_dir, small_data):
     page = _after_job(_train(_page(), epochs=1, validation_size=3000))
     assert [e.value for e in page.error] == [
@@ -141,6 +155,9 @@ def test_trains_a_tiny_model_and_shows_its_results(models_dir, small_data):
 
     [saved] = list_models()
     assert saved.record.config.epochs == 1 and saved.record.config.ones_bias == 1.5
+    waited = next(metric for metric in page.main.metric if metric.label == "Training time")
+    assert waited.value == f"{saved.record.run_seconds:.0f} s"  # what the person waited
+    assert waited.help.startswith(f"Fitting took {saved.record.fit_seconds:.0f} s; the rest")
     assert page.session_state["active_model"] == saved.name
     assert f"Saved as **{saved.name}**, now the active model." == page.success[0].value
 

@@ -3,6 +3,8 @@ each run's TensorBoard logs."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -103,12 +105,13 @@ def test_a_run_keeps_each_epochs_confusion_matrix_and_shows_its_first_layer(smal
     from mnist_core.workflow import train_evaluate_save
 
     weights = []
+
+    def slow_watcher(epoch, kernel):
+        weights.append((epoch, kernel.shape))
+        time.sleep(0.5)  # someone waits for it, though fitting does not
+
     _result, saved = train_evaluate_save(
-        SMALL_CONFIG,
-        small_mnist,
-        name="watched",
-        models_dir=tmp_path,
-        on_weights=lambda epoch, kernel: weights.append((epoch, kernel.shape)),
+        SMALL_CONFIG, small_mnist, name="watched", models_dir=tmp_path, on_weights=slow_watcher
     )
 
     confusions = saved.record.epoch_confusions
@@ -119,3 +122,5 @@ def test_a_run_keeps_each_epochs_confusion_matrix_and_shows_its_first_layer(smal
     assert weights == [(1, (784, 128)), (2, (784, 128))]
     reloaded = find_model("watched", tmp_path).record
     assert [m.tolist() for m in reloaded.epoch_confusions] == [m.tolist() for m in confusions]
+    # the wait a person sees: fitting, and each epoch's scoring and watching on top
+    assert reloaded.run_seconds >= reloaded.fit_seconds + 2 * 0.5

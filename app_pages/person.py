@@ -105,14 +105,29 @@ def _reader(
     kept = st.session_state.get(_READER)
     if kept is not None and kept[0] == made_from:
         return kept[1]
-    base = cached_classifier(model_path, model_version)
-    if store_path is None:
-        images, labels = _NO_DRAWINGS
-    else:
-        images, labels = FeedbackStore.open(store_path).arrays(person=person)
-    reader = PersonalClassifier(base, to_unit(images), labels)
+    reader = _grown(kept, made_from)
+    if reader is None:
+        base = cached_classifier(model_path, model_version)
+        if store_path is None:
+            images, labels = _NO_DRAWINGS
+        else:
+            images, labels = FeedbackStore.open(store_path).arrays(person=person)
+        reader = PersonalClassifier(base, to_unit(images), labels)
     st.session_state[_READER] = (made_from, reader)
     return reader
+
+
+def _grown(kept: tuple | None, made_from: tuple) -> PersonalClassifier | None:
+    """The kept reader with the person's newer drawings added, when drawings were only added
+    since it was made (the usual step: one more kept); None when it must be built anew."""
+    if kept is None or kept[0][:4] != made_from[:4] or made_from[2] is None:
+        return None
+    (count_before, newest_before), (count_now, _newest) = kept[0][4], made_from[4]
+    store_path, person = made_from[2], made_from[3]
+    images, labels = FeedbackStore.open(store_path).arrays(after_id=newest_before, person=person)
+    if count_before + len(labels) != count_now:  # some were deleted too
+        return None
+    return kept[1].adding(to_unit(images), labels)
 
 
 def memory_ui(reader: PersonalClassifier, person: str) -> None:

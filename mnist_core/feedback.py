@@ -120,6 +120,20 @@ class Drawing:
         return None if self.canvas_png is None else _decode_png(self.canvas_png)
 
 
+# The files this process has checked and brought up to date, by (device, inode): a page opens
+# the store several times a run, and preparing takes SQLite's write lock each time. A file
+# replaced or created anew has another inode, so it is checked again.
+_PREPARED: set[tuple[int, int]] = set()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def feedback_path(path: str | os.PathLike | None = None) -> Path:
     """The database file: the argument, else $MNIST_FEEDBACK_DB, else data/feedback.sqlite."""
     return chosen_path(path, PATH_ENV_VAR, DEFAULT_PATH)
@@ -141,7 +155,9 @@ class FeedbackStore:
             store.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise FeedbackError(f"{store.path} cannot be opened: {error.strerror}") from None
-        store._prepare()
+        if _identity(store.path) not in _PREPARED:
+            store._prepare()
+            _PREPARED.add(_identity(store.path))
         return store
 
     def add(

@@ -44,11 +44,37 @@ class PersonalClassifier:
 
     def __init__(self, base: Classifier, images: np.ndarray, labels: np.ndarray) -> None:
         images, labels = _checked(images, labels)
+        self._remember(base, images, labels, _shifted_features(base, images))
+
+    def adding(self, images: np.ndarray, labels: np.ndarray) -> PersonalClassifier:
+        """A reader that also remembers `images`, put before the drawings this one holds (the
+        store lists them newest first): only the new drawings' features are computed, so a
+        person's memory grows by one drawing in the time one drawing takes, however many it
+        holds."""
+        images, labels = _checked(images, labels)
+        if not len(labels):
+            return self
+        if not self.size:
+            return PersonalClassifier(self.base, images, labels)
+        grown = object.__new__(PersonalClassifier)
+        grown._remember(
+            self.base,
+            np.concatenate([images, self.images]),
+            np.concatenate([labels, self.labels]),
+            np.concatenate([_shifted_features(self.base, images), self._features], axis=1),
+        )
+        return grown
+
+    def _remember(
+        self, base: Classifier, images: np.ndarray, labels: np.ndarray, features: np.ndarray
+    ) -> None:
+        """`features`: (shifts, drawings, ...) the model's features of each shifted copy."""
         self.base = base
         self.size = len(labels)
         self.images, self.labels = images, labels  # as given: what it remembers
-        shifted = np.concatenate([_shift(images, rows, columns) for rows, columns in SHIFTS])
-        self._memory = _unit_rows(base.features(shifted)) if self.size else None
+        self._features = features
+        # shift by shift, as `_pixel_match` orders its matches
+        self._memory = _unit_rows(features.reshape(-1, *features.shape[2:])) if self.size else None
         self._pixels = _unit_rows(_centred(images)) if self.size else None  # once: _pixel_match
         self._labels = np.tile(labels, len(SHIFTS))
         self._digits = np.unique(labels)
@@ -101,6 +127,15 @@ def _checked(images, labels) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(images).all() or images.min(initial=0) < 0 or images.max(initial=0) > 1:
         raise ValueError("images must be finite pixels in [0, 1]")
     return images, labels.astype(np.int64)
+
+
+def _shifted_features(base: Classifier, images: np.ndarray) -> np.ndarray:
+    """(shifts, n, ...) `base`'s features of `images` moved by each of `SHIFTS`."""
+    if not len(images):
+        return np.zeros((len(SHIFTS), 0, 0), np.float32)
+    shifted = np.concatenate([_shift(images, rows, columns) for rows, columns in SHIFTS])
+    features = base.features(shifted)
+    return features.reshape(len(SHIFTS), len(images), *features.shape[1:])
 
 
 def _shift(images: np.ndarray, rows: int, columns: int) -> np.ndarray:

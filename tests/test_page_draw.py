@@ -497,6 +497,27 @@ def test_a_persons_reader_goes_with_their_session(with_model, feedback_db):
     assert kept() is None  # no cache of the process keeps it once the session is gone
 
 
+def test_a_memory_grows_by_the_new_drawings_and_is_built_anew_after_a_deletion(
+    with_model, feedback_db
+):
+    store = FeedbackStore.open()
+    first = add_drawings(store, [3, 3])
+    app = open_page(DRAW)
+    _made_from, before = app.session_state["person_reader"]
+    add_drawings(store, [4])  # kept in another tab
+    app.run()
+
+    _made_from, grown = app.session_state["person_reader"]
+    assert grown.size == 3 and grown.labels.tolist() == [4, 3, 3]  # newest first, as stored
+    assert grown.base is before.base
+    np.testing.assert_array_equal(grown._features[:, 1:], before._features)  # kept, in order
+    store.delete(first[0])
+    app.run()
+    _made_from, rebuilt = app.session_state["person_reader"]
+    assert rebuilt.labels.tolist() == [4, 3]
+    assert any("Knows **2** of everyone's drawings" in c.value for c in app.caption)
+
+
 def test_the_link_brings_back_the_name_and_its_memory_can_be_forgotten(with_model, feedback_db):
     store = FeedbackStore.open()
     add_drawings(store, [3, 3])

@@ -130,6 +130,24 @@ def test_agrees_with_the_rule_written_out_plainly(base, test_digits):
         np.testing.assert_allclose(memory.probabilities(images[index]), expected, atol=1e-5)
 
 
+def test_a_memory_grown_drawing_by_drawing_answers_as_one_built_at_once(base, test_digits):
+    images, labels = test_digits
+    wrong = misread(base, images, labels)[:3]
+    remembered = np.concatenate([wrong, [0, 1, 2]])  # newest first, as the store lists them
+    grown = PersonalClassifier(base, images[:0], labels[:0])
+    for index in reversed(remembered):
+        grown = grown.adding(images[[index]], labels[[index]])
+    whole = PersonalClassifier(base, images[remembered], labels[remembered])
+
+    assert grown.size == whole.size == 6
+    np.testing.assert_array_equal(grown.labels, whole.labels)
+    probe = images[np.concatenate([remembered, np.arange(3, 40)])]
+    np.testing.assert_allclose(grown.probabilities(probe), whole.probabilities(probe), atol=1e-6)
+    assert grown.adding(images[:0], labels[:0]).size == 6
+    with pytest.raises(ValueError, match="digits 0 to 9"):
+        grown.adding(images[:1], np.array([12]))
+
+
 def test_a_memory_follows_the_model_it_was_made_with(base, test_digits):
     """The same drawings remembered by another model are placed in that model's own features."""
     images, labels = test_digits

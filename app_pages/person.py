@@ -120,14 +120,17 @@ def _reader(
 def _grown(kept: tuple | None, made_from: tuple) -> PersonalClassifier | None:
     """The kept reader with the person's newer drawings added, when drawings were only added
     since it was made (the usual step: one more kept); None when it must be built anew."""
-    if kept is None or kept[0][:4] != made_from[:4] or made_from[2] is None:
+    if kept is None:
         return None
-    (count_before, newest_before), (count_now, _newest) = kept[0][4], made_from[4]
-    store_path, person = made_from[2], made_from[3]
+    (*source_before, (count_before, newest_before)), reader = kept
+    *source, (count_now, _newest) = made_from  # (model path, its version, store, person)
+    store_path, person = source[2], source[3]
+    if source != source_before or store_path is None:
+        return None
     images, labels = FeedbackStore.open(store_path).arrays(after_id=newest_before, person=person)
     if count_before + len(labels) != count_now:  # some were deleted too
         return None
-    return kept[1].adding(to_unit(images), labels)
+    return reader.adding(to_unit(images), labels)
 
 
 def memory_ui(reader: PersonalClassifier, person: str) -> None:

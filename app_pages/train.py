@@ -163,6 +163,8 @@ def _settings_fields(busy: bool) -> tuple[TrainConfig, str | None] | None:
             width="stretch",
             help=locked_help() if locked else None,
         )
+        if not busy and (expected := _expected_time()):
+            st.caption(expected)  # beside the button: before a wait, not after
         architecture = st.selectbox(
             "Architecture",
             ARCHITECTURES,
@@ -192,8 +194,7 @@ def _settings_fields(busy: bool) -> tuple[TrainConfig, str | None] | None:
     if busy:
         st.caption("One model trains at a time on this server; the form frees up when it ends.")
     else:
-        preset = st.session_state.get("train_preset", "reference")
-        st.caption(f"{PRESET_CAPTIONS[preset]} {_expected_time(PRESETS[preset])}".strip())
+        st.caption(PRESET_CAPTIONS[st.session_state.get("train_preset", "reference")])
     if not submitted:
         return None
     try:
@@ -206,15 +207,16 @@ def _settings_fields(busy: bool) -> tuple[TrainConfig, str | None] | None:
     return config, name or None
 
 
-def _expected_time(preset: TrainConfig) -> str:
-    """How long the preset trains here, judged by a model trained like it before ("" when
-    none was): worth knowing before a wait of many minutes."""
+def _expected_time() -> str:
+    """How long the chosen preset trains here, judged by a model trained like it before (""
+    when none was): worth knowing before a wait of many minutes."""
+    preset = PRESETS[st.session_state.get("train_preset", "reference")]
     pace = expected_pace(preset, list_models())
     if pace is None:
         return ""
     return (
-        f"It trains in about {duration(pace.seconds)} here, at the pace of **{pace.model}** "
-        f"({duration(pace.seconds_per_epoch)} an epoch)."
+        f"This preset trains in about {duration(pace.seconds)} here, at the pace of "
+        f"**{pace.model}** ({duration(pace.seconds_per_epoch)} an epoch)."
     )
 
 

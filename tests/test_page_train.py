@@ -118,12 +118,12 @@ def test_a_preset_says_how_long_it_trains_here_once_a_model_was_trained_like_it(
     save_model(build_model(TrainConfig()), make_record(fit_seconds=30, epochs_run=2), "mlp-before")
     page = _page()
     assert any(
-        "It trains in about 2 min 30 s here, at the pace of **mlp-before** (15 s an epoch)."
-        in caption.value
+        "This preset trains in about 2 min 30 s here, at the pace of **mlp-before** (15 s an "
+        "epoch)." in caption.value
         for caption in page.caption
     )
     page.radio(key="train_preset").set_value("best").run()
-    assert not any("It trains in" in caption.value for caption in page.caption)
+    assert not any("trains in about" in caption.value for caption in page.caption)
 
 
 def test_a_setting_the_data_cannot_meet_fails_with_a_clear_message(models_dir, small_data):

@@ -120,18 +120,19 @@ class Drawing:
         return None if self.canvas_png is None else _decode_png(self.canvas_png)
 
 
-# The files this process has checked and brought up to date, by (device, inode): a page opens
-# the store several times a run, and preparing takes SQLite's write lock each time. A file
-# replaced or created anew has another inode, so it is checked again.
-_PREPARED: set[tuple[int, int]] = set()
+# The files this process has checked and brought up to date, as they were then: a page opens
+# the store several times a run, and preparing takes SQLite's write lock each time. The key
+# holds the file's inode change time, which no copy can preserve, so a file replaced since (even
+# under a reused inode number) is checked again; so is ours after each write, at little cost.
+_PREPARED: set[tuple[int, int, int]] = set()
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def _identity(path: Path) -> tuple[int, int, int] | None:
     try:
         stat = path.stat()
     except OSError:
         return None
-    return stat.st_dev, stat.st_ino
+    return stat.st_dev, stat.st_ino, stat.st_ctime_ns
 
 
 def feedback_path(path: str | os.PathLike | None = None) -> Path:

@@ -223,6 +223,19 @@ def test_refuses_a_sqlite_database_that_is_not_ours(tmp_path, setup):
         FeedbackStore.open(path)
 
 
+def test_a_store_file_replaced_by_another_database_is_refused_at_the_next_open(tmp_path):
+    path = tmp_path / "feedback.sqlite"
+    FeedbackStore.open(path).add(_image(1), None, 1, 1, 0.5, "m")
+    FeedbackStore.open(path)  # opened again as it is
+    path.unlink()  # a new file, which may even get the same inode number
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE invoices (total REAL)")
+    connection.commit()
+    connection.close()
+    with pytest.raises(FeedbackError, match=f"{path} is a SQLite database but not one of"):
+        FeedbackStore.open(path)
+
+
 def test_export_then_import_into_a_fresh_store_gives_the_same_drawings(store, tmp_path):
     _add(store, 1, label=1)
     _add(store, 2, label=2, canvas_shape=(90, 60))

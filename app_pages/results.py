@@ -34,15 +34,14 @@ def model_summary(saved: SavedModel) -> None:
         delta_color="orange",
         delta_arrow="off",
     )
-    waited = record.run_seconds or record.fit_seconds  # older records kept only the fitting
-    seconds.metric(
-        "Training time",
-        f"{waited:.0f} s",
-        help=f"Fitting took {record.fit_seconds:.0f} s; the rest, scoring the test images "
-        "after each epoch and at the end."
-        if record.run_seconds
-        else "Fitting alone, as this model's record kept it.",
-    )
+    if record.run_seconds is None:
+        how = "Fitting alone, as this model's record kept it."
+    else:
+        how = (
+            f"Fitting took {record.fit_seconds:.0f} s; the rest, scoring the test images "
+            "after each epoch and at the end."
+        )
+    seconds.metric("Training time", f"{record.waited_seconds:.0f} s", help=how)
     st.caption(f"{describe_config(record.config)}. Trained on {data_words(record.data_source)}.")
     if tuned := record.fine_tuned:
         st.caption(

@@ -55,7 +55,7 @@ PRESET_CAPTIONS = {
 PRESET_HELP = (
     "**Reference MLP**: the reference model (about 98% on MNIST, under a minute). "
     "**Best for drawing**: a CNN with a dense layer trained on distorted digits, the model "
-    "that reads mouse drawings best (about 99.3% on MNIST; 5 to 13 minutes on a 2-core CPU)."
+    "that reads mouse drawings best (about 99.3% on MNIST; 4 to 13 minutes on a 2-core CPU)."
 )
 # field -> (label, step, display format, help); bounds and defaults come from TrainConfig
 NUMBER_FIELDS = {

@@ -44,7 +44,7 @@ class PersonalClassifier:
 
     def __init__(self, base: Classifier, images: np.ndarray, labels: np.ndarray) -> None:
         images, labels = _checked(images, labels)
-        self._remember(base, images, labels, _shifted_features(base, images))
+        self._remember(base, images, labels, _shifted_memory(base, images))
 
     def adding(self, images: np.ndarray, labels: np.ndarray) -> PersonalClassifier:
         """A reader that also remembers `images`, put before the drawings this one holds (the
@@ -61,20 +61,20 @@ class PersonalClassifier:
             self.base,
             np.concatenate([images, self.images]),
             np.concatenate([labels, self.labels]),
-            np.concatenate([_shifted_features(self.base, images), self._features], axis=1),
+            np.concatenate([_shifted_memory(self.base, images), self._memory_by_shift], axis=1),
         )
         return grown
 
     def _remember(
-        self, base: Classifier, images: np.ndarray, labels: np.ndarray, features: np.ndarray
+        self, base: Classifier, images: np.ndarray, labels: np.ndarray, by_shift: np.ndarray
     ) -> None:
-        """`features`: (shifts, drawings, ...) the model's features of each shifted copy."""
+        """`by_shift`: (shifts, drawings, features), as `_shifted_memory` makes it."""
         self.base = base
         self.size = len(labels)
         self.images, self.labels = images, labels  # as given: what it remembers
-        self._features = features
-        # shift by shift, as `_pixel_match` orders its matches
-        self._memory = _unit_rows(features.reshape(-1, *features.shape[2:])) if self.size else None
+        self._memory_by_shift = by_shift
+        # the same rows, shift by shift as `_pixel_match` orders its matches (a view, no copy)
+        self._memory = by_shift.reshape(-1, by_shift.shape[-1]) if self.size else None
         self._pixels = _unit_rows(_centred(images)) if self.size else None  # once: _pixel_match
         self._labels = np.tile(labels, len(SHIFTS))
         self._digits = np.unique(labels)
@@ -129,13 +129,13 @@ def _checked(images, labels) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.int64)
 
 
-def _shifted_features(base: Classifier, images: np.ndarray) -> np.ndarray:
-    """(shifts, n, ...) `base`'s features of `images` moved by each of `SHIFTS`."""
+def _shifted_memory(base: Classifier, images: np.ndarray) -> np.ndarray:
+    """(shifts, n, features): `base`'s features of `images` moved by each of `SHIFTS`, each row
+    of unit length, so that rows of several calls may simply be put together."""
     if not len(images):
         return np.zeros((len(SHIFTS), 0, 0), np.float32)
     shifted = np.concatenate([_shift(images, rows, columns) for rows, columns in SHIFTS])
-    features = base.features(shifted)
-    return features.reshape(len(SHIFTS), len(images), *features.shape[1:])
+    return _unit_rows(base.features(shifted)).reshape(len(SHIFTS), len(images), -1)
 
 
 def _shift(images: np.ndarray, rows: int, columns: int) -> np.ndarray:

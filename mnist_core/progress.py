@@ -76,5 +76,5 @@ def expected_pace(config: TrainConfig, saved: Iterable[SavedModel]) -> Pace | No
     if not like:
         return None
     newest = max(like, key=lambda model: model.record.created)
-    waited = newest.record.run_seconds or newest.record.fit_seconds  # older records: fit only
-    return Pace(newest.name, waited / newest.record.epochs_run, config.epochs)
+    per_epoch = newest.record.waited_seconds / newest.record.epochs_run
+    return Pace(newest.name, per_epoch, config.epochs)

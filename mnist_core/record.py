@@ -65,6 +65,12 @@ class ModelRecord:
         object.__setattr__(self, "epoch_confusions", confusions)
 
     @property
+    def waited_seconds(self) -> float:
+        """What a person waited for the model: `run_seconds`, or the fitting alone in records
+        from before it was kept."""
+        return self.fit_seconds if self.run_seconds is None else self.run_seconds
+
+    @property
     def drawings_learnt_up_to(self) -> int:
         """The id of the last of the user's drawings it learnt from (0: none)."""
         return self.fine_tuned.last_drawing_id if self.fine_tuned else 0

@@ -510,7 +510,8 @@ def test_a_memory_grows_by_the_new_drawings_and_is_built_anew_after_a_deletion(
     _made_from, grown = app.session_state["person_reader"]
     assert grown.size == 3 and grown.labels.tolist() == [4, 3, 3]  # newest first, as stored
     assert grown.base is before.base
-    np.testing.assert_array_equal(grown._features[:, 1:], before._features)  # kept, in order
+    kept = before._memory_by_shift  # reused, in order
+    np.testing.assert_array_equal(grown._memory_by_shift[:, 1:], kept)
     store.delete(first[0])
     app.run()
     _made_from, rebuilt = app.session_state["person_reader"]

@@ -14,7 +14,8 @@ For each number of server processes (1: `streamlit run`; more: scripts/serve.py'
 front) and of people, it reports the stroke-to-answer times, wrong or missing answers, the
 servers' CPU per stroke rerun (from /proc), their memory per session and after the sessions
 close, and the generator's own CPU. "Held" is the most people answered with p95 <= 0.5 s and no
-wrong or missing answer.
+wrong or missing answer. Then, on fresh servers, a long run of 100 people keeping drawings,
+after a first class has come and gone: is memory back where it was once they leave?
 
     python bench/classroom.py [--processes 1 2] [--people 60 120 ...] [--seconds 30] [--soak 300]
 
@@ -70,6 +71,10 @@ DRAWINGS = 600  # test-writer drawings the people draw from
 # People per step, until one is not held: about a tenth apart where processes reach their limit.
 LADDER = [60, 120, 180, 240, 300, 330, 360, 400, 450, 500, 550, 600, 650, 700, 800]
 SOAK_PEOPLE = 100
+# Before the long run, a first class of as many people, keeping drawings too: what the first
+# class leaves behind once (allocator pools, first uses) is told apart from what every class
+# would add.
+FIRST_CLASS_S = 60
 LABEL_EVERY = 4  # in the long run, a person keeps every 4th drawing read right
 
 
@@ -239,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     classifier, env = reader_and_env(folder)
     baseline = {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}
     ladder: list[Step] = []
-    soaks: list[Step] = []
+    soaks: list[tuple[float, Step]] = []  # memory before anyone came, and the long run
     replayed: list[bool] = []
 
     def serve(processes: int, extra: dict[str, str], name: str, script: str = APP):
@@ -271,6 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.soak:  # on fresh servers, so that memory starts from a baseline of its own
             with serve(processes, {}, name) as servers:
                 recording, drawings = opened(servers, classifier, args.period)
+                cold = rss_mib(servers.pids()[:-1] if processes > 1 else servers.pids())
+                run_step(
+                    servers,
+                    recording,
+                    drawings,
+                    SOAK_PEOPLE,
+                    FIRST_CLASS_S,
+                    args.period,
+                    label_every=LABEL_EVERY,
+                )
                 soak = run_step(
                     servers,
                     recording,
@@ -281,9 +296,9 @@ def main(argv: list[str] | None = None) -> int:
                     label_every=LABEL_EVERY,
                     kill_after=args.soak / 2 if processes > 1 else None,
                 )
-            soaks.append(soak)
+            soaks.append((cold, soak))
             say(soak)
-    if any(step.wrong or step.missing for step in soaks):
+    if any(step.wrong or step.missing for _, step in soaks):
         print(f"the servers' logs are kept in {folder}", file=sys.stderr)
     else:
         shutil.rmtree(folder, ignore_errors=True)
@@ -380,7 +395,7 @@ def held_line(steps: list[Step], replayed: list[bool]) -> str:
     )
 
 
-def soak_table(soaks: list[Step], args) -> str:
+def soak_table(soaks: list[tuple[float, Step]], args) -> str:
     if not soaks:
         return ""
     headers = [
@@ -393,7 +408,8 @@ def soak_table(soaks: list[Step], args) -> str:
         "dropped",
         "labelled",
         "in the database",
-        f"server MiB: before, each minute, {SETTLE_S:g} s after close",
+        "server MiB: before anyone came, after the first class, each minute, "
+        f"{SETTLE_S:g} s after close",
     ]
     rows = [
         [
@@ -406,9 +422,9 @@ def soak_table(soaks: list[Step], args) -> str:
             step.dropped,
             step.labelled,
             step.stored,
-            ", ".join(f"{mib:.0f}" for mib in step.memory_mib),
+            ", ".join(f"{mib:.0f}" for mib in [cold, *step.memory_mib]),
         ]
-        for step in soaks
+        for cold, step in soaks
     ]
     return (
         f"**{SOAK_PEOPLE} people for {args.soak / 60:g} minutes**, each keeping every "
@@ -417,17 +433,19 @@ def soak_table(soaks: list[Step], args) -> str:
         "model alone reads right (their memory can change an answer); missing: no answer "
         f"within {ANSWER_TIMEOUT_S:g} s. With several processes "
         "one is killed halfway and started again empty; dropped: the people whose connection "
-        "it took; memory is that of the processes that lived on.\n\n"
+        "it took; memory is that of the processes that lived on. Before them, on the same "
+        f"servers, a first class of {SOAK_PEOPLE} did the same for {FIRST_CLASS_S:g} s and "
+        "left.\n\n"
         + markdown_table(headers, rows)
         + "\n\n"
         + "  \n".join(
             f"{step.servers}: memory {SETTLE_S:g} s after close "
-            f"{step.memory_mib[-1] - step.memory_mib[0]:+.0f} MiB from before the people came, "
-            f"{max(step.memory_mib) - step.memory_mib[0]:+.0f} "
-            "MiB at most while they drew"
+            f"{step.memory_mib[-1] - step.memory_mib[0]:+.0f} MiB from before they came, "
+            f"{max(step.memory_mib) - step.memory_mib[0]:+.0f} MiB at most while they drew; "
+            f"the first class had left {step.memory_mib[0] - cold:+.0f} MiB"
             + (" (the processes that lived on)" if "processes" in step.servers else "")
             + "."
-            for step in soaks
+            for cold, step in soaks
         )
     )
 

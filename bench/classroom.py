@@ -127,6 +127,12 @@ def rss_mib(pids: list[int]) -> float:
     return total / 1024
 
 
+def surviving(pids: list[int], killing: bool) -> list[int]:
+    """The processes whose memory is watched: all, or those `run_step` leaves alive when it
+    kills one (the last)."""
+    return pids[:-1] if killing else pids
+
+
 @dataclass
 class Step:
     """People drawing at once for a while: what they saw, and what it cost the servers."""
@@ -167,7 +173,7 @@ def run_step(
     `kill_after`, one server process is killed that many seconds in; memory is then that of
     the processes that live on."""
     pids = servers.pids()
-    watched = pids[:-1] if kill_after is not None else pids
+    watched = surviving(pids, killing=kill_after is not None)
     memory = [rss_mib(watched)]
     tag = secrets.token_hex(3)
     crowd = [
@@ -276,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.soak:  # on fresh servers, so that memory starts from a baseline of its own
             with serve(processes, {}, name) as servers:
                 recording, drawings = opened(servers, classifier, args.period)
-                cold = rss_mib(servers.pids()[:-1] if processes > 1 else servers.pids())
+                killing = processes > 1
+                cold = rss_mib(surviving(servers.pids(), killing))
                 run_step(
                     servers,
                     recording,
@@ -294,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.soak,
                     args.period,
                     label_every=LABEL_EVERY,
-                    kill_after=args.soak / 2 if processes > 1 else None,
+                    kill_after=args.soak / 2 if killing else None,
                 )
             soaks.append((cold, soak))
             say(soak)

@@ -61,7 +61,7 @@ class PersonalClassifier:
             self.base,
             np.concatenate([images, self.images]),
             np.concatenate([labels, self.labels]),
-            np.concatenate([_shifted_memory(self.base, images), self._memory_by_shift], axis=1),
+            np.concatenate([_shifted_memory(self.base, images), self._by_shift()], axis=1),
         )
         return grown
 
@@ -72,12 +72,15 @@ class PersonalClassifier:
         self.base = base
         self.size = len(labels)
         self.images, self.labels = images, labels  # as given: what it remembers
-        self._memory_by_shift = by_shift
-        # the same rows, shift by shift as `_pixel_match` orders its matches (a view, no copy)
+        # unit rows, shift by shift as `_pixel_match` orders its matches
         self._memory = by_shift.reshape(-1, by_shift.shape[-1]) if self.size else None
         self._pixels = _unit_rows(_centred(images)) if self.size else None  # once: _pixel_match
         self._labels = np.tile(labels, len(SHIFTS))
         self._digits = np.unique(labels)
+
+    def _by_shift(self) -> np.ndarray:
+        """The memory as `_shifted_memory` makes it: (shifts, drawings, features), a view."""
+        return self._memory.reshape(len(SHIFTS), self.size, -1)
 
     def __repr__(self) -> str:
         return f"PersonalClassifier(base={self.base.name!r}, drawings={self.size})"

@@ -8,6 +8,13 @@ Python's own collector reaches its oldest generation, then all at once. So one t
 server process collects every COLLECT_EVERY_SECONDS instead: cycles are freed within seconds,
 at the cost of one collection now and then rather than one per stroke.
 
+A full collection walks every object alive, and most of them are the server's own: modules,
+Keras, the model, which live as long as the process. So the thread freezes what survives its
+first collection (`gc.freeze`), and later collections walk only what came since: a collection
+then costs little even when one person draws alone, every stroke sharing it with few others.
+Whatever a session held when it was frozen is freed once the server has had no session for a
+round: the thread unfreezes everything, collects, and freezes what is left, the server's own.
+
 Freed is not yet returned. glibc's malloc raises its mmap threshold each time a large block is
 freed, so canvas-sized arrays soon come from the heaps of the script threads, where freeing
 them leaves holes the heaps keep: the memory closed sessions used stayed with the process. A
@@ -24,7 +31,7 @@ lives) and shuts them down as Streamlit's own close does.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import ctypes
 import gc
 import threading
@@ -33,6 +40,7 @@ import streamlit as st
 from streamlit import runtime
 
 COLLECT_EVERY_SECONDS = 10.0
+_SESSIONS_TIMEOUT_SECONDS = 5.0  # the event loop is busy: count the server as not empty
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's initial value, kept from then on
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's <malloc.h>
 
@@ -54,36 +62,53 @@ def fix_mmap_threshold() -> None:
         _GLIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
-def collect() -> None:
-    """A full collection, then malloc's free pages handed back to the system."""
+def collect(*, refreeze: bool = False) -> None:
+    """A full collection of what is not frozen, then malloc's free pages handed back to the
+    system. With `refreeze`, everything is collected, and what survives is frozen."""
+    if refreeze:
+        gc.unfreeze()
     gc.collect()
+    if refreeze:
+        gc.freeze()
     if _GLIBC is not None:
         _GLIBC.malloc_trim(0)
 
 
-def forget_expired_sessions() -> None:
+def sessions_after_forgetting_expired() -> int | None:
     """Have Streamlit's event loop drop and shut down the closed sessions whose time to
-    reconnect is over (see the module's docstring). Its session store is not public: with
-    another Streamlit that stores them differently, nothing is done."""
+    reconnect is over (see the module's docstring); how many sessions it still has, open or
+    kept to reconnect: 0 without a Streamlit server, None when it cannot tell (the server is
+    starting or stopping, or busier than _SESSIONS_TIMEOUT_SECONDS). Streamlit's session store
+    is not public: with another Streamlit that stores them differently, none are dropped."""
     if not runtime.exists():
-        return
+        return 0
     server = runtime.get_instance()
-    storage = getattr(getattr(server, "_session_mgr", None), "_session_storage", None)
+    manager = getattr(server, "_session_mgr", None)
+    if manager is None:
+        return None
+    storage = getattr(manager, "_session_storage", None)
     expire = getattr(getattr(storage, "_cache", None), "expire", None)
-    if not callable(expire):
-        return
-    with contextlib.suppress(RuntimeError):  # the server is starting or stopping: no loop
-        server._get_async_objs().eventloop.call_soon_threadsafe(_shut_down_expired, expire)
 
+    async def forget_and_count() -> int:
+        if callable(expire):
+            for _session_id, info in expire():
+                info.session.shutdown()
+        return manager.num_sessions()
 
-def _shut_down_expired(expire) -> None:
-    for _session_id, info in expire():
-        info.session.shutdown()
+    try:
+        loop = server._get_async_objs().eventloop
+        return asyncio.run_coroutine_threadsafe(forget_and_count(), loop).result(
+            _SESSIONS_TIMEOUT_SECONDS
+        )
+    except (RuntimeError, TimeoutError):  # no loop: starting or stopping; or a busy loop
+        return None
 
 
 class Collector:
-    """A thread that forgets expired sessions and runs `collect()` every `seconds`, until
-    `stop()`."""
+    """A thread that forgets expired sessions and collects every `seconds`, until `stop()`.
+    The first time, and once the server has had no session for a whole round after having
+    some, it collects everything and freezes what survives; otherwise it collects only what is
+    not frozen."""
 
     def __init__(self, seconds: float) -> None:
         self._stopped = threading.Event()
@@ -93,13 +118,23 @@ class Collector:
         self.thread.start()
 
     def stop(self) -> None:
+        """End the thread, and leave nothing frozen."""
         self._stopped.set()
         self.thread.join()
+        gc.unfreeze()
 
     def _collect(self, seconds: float) -> None:
+        visited = None  # whether sessions came since the last freeze; None: nothing frozen yet
+        was_empty = False
         while not self._stopped.wait(seconds):
-            forget_expired_sessions()
-            collect()
+            empty = sessions_after_forgetting_expired() == 0  # None, unknown: not empty
+            # Empty a round ago too: the last sessions have finished shutting down.
+            if visited is None or (visited and empty and was_empty):
+                collect(refreeze=True)
+                visited = False
+            else:
+                collect()
+            visited, was_empty = visited or not empty, empty
 
 
 @st.cache_resource

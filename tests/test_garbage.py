@@ -23,6 +23,10 @@ def test_the_collector_thread_frees_reference_cycles_and_starts_once(monkeypatch
     gc.disable()  # only the thread may collect
     collector = garbage.collect_garbage_regularly()
     try:
+        deadline = time.monotonic() + 5
+        while not gc.get_freeze_count() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gc.get_freeze_count()  # the first round froze what it found alive
         cycle = weakref.ref(Node())
         deadline = time.monotonic() + 5
         while cycle() is not None and time.monotonic() < deadline:
@@ -35,6 +39,7 @@ def test_the_collector_thread_frees_reference_cycles_and_starts_once(monkeypatch
         garbage.collect_garbage_regularly.clear()
         gc.enable()
     assert not collector.thread.is_alive()
+    assert gc.get_freeze_count() == 0  # nothing stays frozen once it stops
 
 
 MALLOC_BLOCKS = """
@@ -57,7 +62,7 @@ print(libc.mallinfo2().hblkhd - before)
 """
 
 
-def number_printed_by(program: str, argument: str) -> int:
+def numbers_printed_by(program: str, argument: str) -> list[int]:
     """What `program` prints when run with `argument` in a fresh Python process."""
     done = subprocess.run(
         [sys.executable, "-c", program, argument],
@@ -66,13 +71,14 @@ def number_printed_by(program: str, argument: str) -> int:
         check=True,
         cwd=REPO_ROOT,
     )
-    return int(done.stdout)
+    return [int(line) for line in done.stdout.split()]
 
 
 def mapped_bytes_of_a_canvas(threshold: str) -> int:
     """How much more malloc holds in mappings of their own while a canvas-sized array lives,
     after a larger block was freed, in a fresh process."""
-    return number_printed_by(MALLOC_BLOCKS, threshold)
+    [mapped] = numbers_printed_by(MALLOC_BLOCKS, threshold)
+    return mapped
 
 
 def test_canvas_sized_blocks_stay_in_mappings_freed_with_them_once_the_threshold_is_fixed():
@@ -94,6 +100,14 @@ class Browser:
     def write_forward_msg(self, msg):
         pass
 
+class Node:
+    def __init__(self):
+        self.me = self
+
+def hold_a_cycle(session):  # what a session may hold in a cycle: only a collection frees it
+    session.held = Node()
+    return weakref.ref(session.held)
+
 async def main(collector):
     script = Path(tempfile.mkdtemp()) / "app.py"
     script.write_text("")
@@ -105,15 +119,22 @@ async def main(collector):
     ))
     await server.start()
     ids = [server.connect_session(Browser(), {}) for _ in range(3)]
-    sessions = [weakref.ref(server.get_app_session(id_)) for id_ in ids]
+    held = [hold_a_cycle(server.get_app_session(id_)) for id_ in ids]
     for id_ in ids:
         server.disconnect_session(id_)
-    thread = garbage.Collector(0.05) if collector == "collector" else None
-    await asyncio.sleep(1.0)  # the sessions' time to reconnect, many times over
-    if thread is not None:
+    alive = lambda: sum(cycle() is not None for cycle in held)
+    if collector == "collector":
+        thread = garbage.Collector(0.05)
+        while not gc.get_freeze_count():  # its first round: the kept sessions are frozen
+            await asyncio.sleep(0.01)
+        print(alive())
+        await asyncio.sleep(1.0)  # the sessions' time to reconnect, many times over
+        print(alive())  # what the thread alone freed
         thread.stop()
-    gc.collect()
-    print(sum(session() is not None for session in sessions))
+    else:
+        await asyncio.sleep(1.0)
+        gc.collect()
+        print(alive())
     server.stop()
     await server.stopped
 
@@ -121,13 +142,15 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
-def sessions_alive_after_they_closed(collector: str) -> int:
+def sessions_alive_after_they_closed(collector: str) -> list[int]:
     """Of three sessions of a real Streamlit runtime, in a fresh process (the runtime is one
-    per process), how many are still alive after they closed and their reconnect time passed,
-    with no other session coming or going."""
-    return number_printed_by(CLOSED_SESSIONS, collector)
+    per process), how many still hold a reference cycle after they closed and their reconnect
+    time passed, with no other session coming or going; with the collector, first how many were
+    holding it (kept to reconnect) when its first round froze what it found."""
+    return numbers_printed_by(CLOSED_SESSIONS, collector)
 
 
 def test_the_collector_thread_frees_closed_sessions_once_their_reconnect_time_is_over():
-    assert sessions_alive_after_they_closed("none") == 3  # Streamlit alone keeps them
-    assert sessions_alive_after_they_closed("collector") == 0
+    assert sessions_alive_after_they_closed("none") == [3]  # Streamlit alone keeps them
+    # Frozen while kept, they are freed once the server has no session left.
+    assert sessions_alive_after_they_closed("collector") == [3, 0]

@@ -97,10 +97,15 @@ def sessions_after_forgetting_expired() -> int | None:
 
     try:
         loop = server._get_async_objs().eventloop
-        return asyncio.run_coroutine_threadsafe(forget_and_count(), loop).result(
-            _SESSIONS_TIMEOUT_SECONDS
-        )
-    except (RuntimeError, TimeoutError):  # no loop: starting or stopping; or a busy loop
+    except RuntimeError:  # the server is starting or stopping: no loop
+        return None
+    counting = forget_and_count()
+    try:
+        return asyncio.run_coroutine_threadsafe(counting, loop).result(_SESSIONS_TIMEOUT_SECONDS)
+    except RuntimeError:  # the loop closed meanwhile
+        counting.close()
+        return None
+    except TimeoutError:  # the loop is too busy to answer now
         return None
 
 

@@ -1,0 +1,228 @@
+"""A stroke's server CPU, measured as issue 15 measured it: one real browser draws digits.
+
+Headless Chromium draws digits with the mouse on a page of a real `streamlit run`, one stroke
+each, and waits for the Prediction, then presses Clear and waits for the blank canvas, as a
+person would. The server's CPU
+(user and system, from /proc) over the whole drawing is divided by the reruns the browser asked
+for (its messages are counted; each stroke must ask for exactly one). Before drawing, the page
+sits open for a while with nobody drawing: what the server spends then, per second, is its
+background (Streamlit polls its config and secrets files, runs its event loop, and the app
+collects garbage), part of every rerun's share at a human pace. Two servers take turns, each
+fresh, in reverse order every other round: the Draw page with Streamlit's default, a full
+garbage collection after every script run (the issue measured 48 ms a rerun so, before the app
+collected and froze on its own), and the Draw page as the app serves it.
+
+Unlike bench/classroom.py's crowd, one person at a human pace: each rerun runs alone, and the
+server's background is shared by few reruns.
+
+    python bench/stroke_cpu.py [--rounds 2] [--digits 30]
+
+Target (issue 15): at most 8 ms of server CPU per rerun on the Draw page. Prints a markdown
+table and writes it to bench/results/stroke_cpu.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's banners off the report
+
+from classroom import APP, cpu_seconds, reader_and_env
+from harness.report import Report, markdown_table
+from harness.workers import interleaved
+from playwright.sync_api import Page, WebSocket, sync_playwright
+from streamlit.proto.BackMsg_pb2 import BackMsg
+
+from app_pages.garbage import COLLECT_EVERY_SECONDS
+from tests.e2e.browser import (
+    DRAW_HINT,
+    VIEWPORT,
+    StreamlitServer,
+    clear_button,
+    draw_digit,
+    go_to,
+    launch_chromium,
+    open_app,
+    prediction,
+    wait_until_idle,
+)
+
+TARGET_MS = 8.0
+DIGITS = (0, 1, 7)  # drawn in turn: one stroke each (tests/e2e/browser.py)
+WARM_UP_DIGITS = 3  # the first answers load the model and draw the first charts
+SETTLE_S = 0.25  # after the answer is shown: the script thread finishes and hands back
+# With the page open and nobody drawing, before the digits measured: first a round of the
+# app's collector (its first, which freezes what it finds, costs more than the rest), then two.
+IDLE_AFTER_S = COLLECT_EVERY_SECONDS + 2
+IDLE_S = 2 * COLLECT_EVERY_SECONDS
+TIMEOUT_MS = 30_000
+DEFAULT_GC = "Streamlit's default GC"
+OURS = "the app's settings"
+SERVERS = {DEFAULT_GC: {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}, OURS: {}}  # environments
+
+
+@dataclass
+class Drawing:
+    """What one page's server spent while a person drew its digits."""
+
+    idle_ms_per_s: float = 0.0  # the server's CPU while the page is open and nobody draws
+    cpu_s: float = 0.0  # from the first digit measured to the last answer, Clears included
+    seconds: float = 0.0  # how long that took
+    reruns: int = 0  # the reruns the browser asked for meanwhile
+    strokes: int = 0
+    stroke_reruns: int = 0  # of those, asked for by the strokes themselves
+    sent: list[str] = field(default_factory=list)  # the kind of each message the page sent
+
+    @property
+    def ms_per_rerun(self) -> float:
+        return 1000 * self.cpu_s / self.reruns
+
+    @property
+    def idle_ms_per_rerun(self) -> float:
+        """The share of each rerun that the server spends anyway, idle, in that time."""
+        return self.idle_ms_per_s * self.seconds / self.reruns
+
+
+def watch_messages(page: Page, sent: list[str]) -> None:
+    """Append the kind of every message the page sends to Streamlit ("rerun_script", ...)."""
+
+    def on_websocket(socket: WebSocket) -> None:
+        if socket.url.endswith("/_stcore/stream"):
+            socket.on("framesent", lambda payload: sent.append(_kind(payload)))
+
+    page.on("websocket", on_websocket)
+
+
+def _kind(payload: str | bytes) -> str:
+    message = BackMsg()
+    message.ParseFromString(payload if isinstance(payload, bytes) else payload.encode())
+    return message.WhichOneof("type") or "unknown"
+
+
+def draw_and_measure(url: str, pid: int, digits: int) -> Drawing:
+    """Draw WARM_UP_DIGITS, sit idle for IDLE_AFTER_S and IDLE_S more, then draw `digits`
+    digits, each followed by Clear."""
+    drawing = Drawing()
+
+    def reruns() -> int:
+        return drawing.sent.count("rerun_script")
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        watch_messages(page, drawing.sent)
+        open_app(page, url)
+        go_to(page, "Draw")
+        for n in range(WARM_UP_DIGITS + digits):
+            if n == WARM_UP_DIGITS:
+                time.sleep(IDLE_AFTER_S)
+                idle_from = cpu_seconds([pid])
+                time.sleep(IDLE_S)
+                drawing.idle_ms_per_s = 1000 * (cpu_seconds([pid]) - idle_from) / IDLE_S
+                cpu_from, time_from, reruns_from = cpu_seconds([pid]), time.monotonic(), reruns()
+            stroke_from = reruns()
+            draw_digit(page, DIGITS[n % len(DIGITS)])
+            prediction(page).wait_for(timeout=TIMEOUT_MS)
+            wait_until_idle(page, TIMEOUT_MS)
+            time.sleep(SETTLE_S)
+            if n >= WARM_UP_DIGITS:
+                drawing.strokes += 1
+                drawing.stroke_reruns += reruns() - stroke_from
+                drawing.cpu_s = cpu_seconds([pid]) - cpu_from
+                drawing.seconds = time.monotonic() - time_from
+                drawing.reruns = reruns() - reruns_from
+            if n == WARM_UP_DIGITS + digits - 1:
+                break  # the last answer ends the measure
+            clear_button(page).click()
+            page.get_by_text(DRAW_HINT).wait_for(timeout=TIMEOUT_MS)
+            wait_until_idle(page, TIMEOUT_MS)
+            time.sleep(SETTLE_S)
+        browser.close()
+    return drawing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--digits", type=int, default=30, help="digits measured, per server")
+    args = parser.parse_args(argv)
+    report = Report(
+        "stroke_cpu",
+        "A stroke's server CPU, with one real browser drawing",
+        f"Headless Chromium draws {args.digits} digits ({', '.join(map(str, DIGITS))} in turn, "
+        f"one stroke each, after {WARM_UP_DIGITS} to warm up and {IDLE_AFTER_S + IDLE_S:g} s "
+        "idle) on the "
+        "Draw page, pressing Clear after each, on two fresh `streamlit run` servers in turn, "
+        "in reverse order every other round. CPU: the "
+        "server's over the drawing, per rerun the browser asked for; idle: the server's per "
+        f"second while the page was open and nobody drew (the wait's last {IDLE_S:g} s), and "
+        "what that comes to per rerun at "
+        "the pace drawn.",
+    )
+    folder = Path(tempfile.mkdtemp(prefix="stroke-cpu-"))
+    _classifier, env = reader_and_env(folder)
+    drawings: dict[str, list[Drawing]] = {name: [] for name in SERVERS}
+    for round_number, name in interleaved(list(SERVERS), args.rounds):
+        run = folder / f"round-{round_number}-{list(SERVERS).index(name)}"
+        run.mkdir()
+        with StreamlitServer({**env, **SERVERS[name]}, run / "streamlit.log", APP) as server:
+            drawing = draw_and_measure(server.url, server.process.pid, args.digits)
+        if drawing.stroke_reruns != drawing.strokes:  # the count is right, and so is the page
+            raise SystemExit(
+                f"{name}: {drawing.strokes} strokes asked for {drawing.stroke_reruns} reruns, "
+                "not one each"
+            )
+        drawings[name].append(drawing)
+        print(
+            f"round {round_number}, {name}: {drawing.ms_per_rerun:.1f} ms a rerun", file=sys.stderr
+        )
+    shutil.rmtree(folder, ignore_errors=True)
+    report.add(*results(drawings))
+    report.publish()
+    return 0
+
+
+def results(drawings: dict[str, list[Drawing]]) -> tuple[str, str]:
+    """The table, and the verdict on the target."""
+    median = {
+        name: statistics.median(d.ms_per_rerun for d in runs) for name, runs in drawings.items()
+    }
+    rows = [
+        [
+            name,
+            ", ".join(f"{d.ms_per_rerun:.1f} ({d.reruns})" for d in runs),
+            f"**{median[name]:.1f}**",
+            ", ".join(f"{d.idle_ms_per_s:.1f}" for d in runs),
+            ", ".join(f"{d.idle_ms_per_rerun:.1f}" for d in runs),
+            f"{median[name] / median[DEFAULT_GC]:.2f}",
+        ]
+        for name, runs in drawings.items()
+    ]
+    headers = [
+        "server",
+        "server CPU ms per rerun (reruns), each round",
+        "median",
+        "idle: ms per s",
+        "idle's share: ms per rerun",
+        "x Streamlit's default",
+    ]
+    ours = median[OURS]
+    verdict = (
+        f"The Draw page: {ours:.1f} ms of server CPU per rerun (target <= {TARGET_MS:g} ms): "
+        f"{'met' if ours <= TARGET_MS else 'NOT met'}; with Streamlit's default GC "
+        f"{median[DEFAULT_GC]:.1f} ms."
+    )
+    return markdown_table(headers, rows), verdict
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,7 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
@@ -40,7 +40,6 @@ from classroom import APP, cpu_seconds, reader_and_env
 from harness.report import Report, markdown_table
 from harness.workers import interleaved
 from playwright.sync_api import Page, WebSocket, sync_playwright
-from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from app_pages.garbage import COLLECT_EVERY_SECONDS
 from tests.e2e.browser import (
@@ -55,6 +54,7 @@ from tests.e2e.browser import (
     prediction,
     wait_until_idle,
 )
+from tests.e2e.light_sessions import is_rerun
 
 TARGET_MS = 8.0
 DIGITS = (0, 1, 7)  # drawn in turn: one stroke each (tests/e2e/browser.py)
@@ -80,7 +80,6 @@ class Drawing:
     reruns: int = 0  # the reruns the browser asked for meanwhile
     strokes: int = 0
     stroke_reruns: int = 0  # of those, asked for by the strokes themselves
-    sent: list[str] = field(default_factory=list)  # the kind of each message the page sent
 
     @property
     def ms_per_rerun(self) -> float:
@@ -92,34 +91,29 @@ class Drawing:
         return self.idle_ms_per_s * self.seconds / self.reruns
 
 
-def watch_messages(page: Page, sent: list[str]) -> None:
-    """Append the kind of every message the page sends to Streamlit ("rerun_script", ...)."""
+class RerunCounter:
+    """How many reruns a page has asked Streamlit for so far."""
 
-    def on_websocket(socket: WebSocket) -> None:
+    def __init__(self, page: Page) -> None:
+        self.count = 0
+        page.on("websocket", self._watch)
+
+    def _watch(self, socket: WebSocket) -> None:
         if socket.url.endswith("/_stcore/stream"):
-            socket.on("framesent", lambda payload: sent.append(_kind(payload)))
+            socket.on("framesent", self._sent)
 
-    page.on("websocket", on_websocket)
-
-
-def _kind(payload: str | bytes) -> str:
-    message = BackMsg()
-    message.ParseFromString(payload if isinstance(payload, bytes) else payload.encode())
-    return message.WhichOneof("type") or "unknown"
+    def _sent(self, payload: str | bytes) -> None:
+        self.count += is_rerun(payload if isinstance(payload, bytes) else payload.encode())
 
 
 def draw_and_measure(url: str, pid: int, digits: int) -> Drawing:
     """Draw WARM_UP_DIGITS, sit idle for IDLE_AFTER_S and IDLE_S more, then draw `digits`
     digits, each followed by Clear."""
     drawing = Drawing()
-
-    def reruns() -> int:
-        return drawing.sent.count("rerun_script")
-
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport=VIEWPORT)
-        watch_messages(page, drawing.sent)
+        reruns = RerunCounter(page)
         open_app(page, url)
         go_to(page, "Draw")
         for n in range(WARM_UP_DIGITS + digits):
@@ -128,18 +122,19 @@ def draw_and_measure(url: str, pid: int, digits: int) -> Drawing:
                 idle_from = cpu_seconds([pid])
                 time.sleep(IDLE_S)
                 drawing.idle_ms_per_s = 1000 * (cpu_seconds([pid]) - idle_from) / IDLE_S
-                cpu_from, time_from, reruns_from = cpu_seconds([pid]), time.monotonic(), reruns()
-            stroke_from = reruns()
+                cpu_from, time_from = cpu_seconds([pid]), time.monotonic()
+                reruns_from = reruns.count
+            stroke_from = reruns.count
             draw_digit(page, DIGITS[n % len(DIGITS)])
             prediction(page).wait_for(timeout=TIMEOUT_MS)
             wait_until_idle(page, TIMEOUT_MS)
             time.sleep(SETTLE_S)
             if n >= WARM_UP_DIGITS:
                 drawing.strokes += 1
-                drawing.stroke_reruns += reruns() - stroke_from
+                drawing.stroke_reruns += reruns.count - stroke_from
                 drawing.cpu_s = cpu_seconds([pid]) - cpu_from
                 drawing.seconds = time.monotonic() - time_from
-                drawing.reruns = reruns() - reruns_from
+                drawing.reruns = reruns.count - reruns_from
             if n == WARM_UP_DIGITS + digits - 1:
                 break  # the last answer ends the measure
             clear_button(page).click()
@@ -160,13 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         "A stroke's server CPU, with one real browser drawing",
         f"Headless Chromium draws {args.digits} digits ({', '.join(map(str, DIGITS))} in turn, "
         f"one stroke each, after {WARM_UP_DIGITS} to warm up and {IDLE_AFTER_S + IDLE_S:g} s "
-        "idle) on the "
-        "Draw page, pressing Clear after each, on two fresh `streamlit run` servers in turn, "
-        "in reverse order every other round. CPU: the "
-        "server's over the drawing, per rerun the browser asked for; idle: the server's per "
-        f"second while the page was open and nobody drew (the wait's last {IDLE_S:g} s), and "
-        "what that comes to per rerun at "
-        "the pace drawn.",
+        "idle) on the Draw page, pressing Clear after each, on two fresh `streamlit run` "
+        "servers in turn, in reverse order every other round. CPU: the server's over the "
+        "drawing, per rerun the browser asked for; idle: the server's per second while the "
+        f"page was open and nobody drew (the wait's last {IDLE_S:g} s), and what that comes to "
+        "per rerun at the pace drawn.",
     )
     folder = Path(tempfile.mkdtemp(prefix="stroke-cpu-"))
     _classifier, env = reader_and_env(folder)

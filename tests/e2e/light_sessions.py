@@ -96,10 +96,11 @@ def record(url: str, browser: Browser | None = None) -> Recording:
     strokes = [message for message in sent[opened:] if _canvas_value(message) is not None]
     if not strokes:
         raise RuntimeError("the browser sent no drawing: did the canvas change?")
-    return Recording([m for m in sent[:opened] if _is_rerun(m)], strokes[-1], answer)
+    return Recording([m for m in sent[:opened] if is_rerun(m)], strokes[-1], answer)
 
 
-def _is_rerun(message: bytes) -> bool:
+def is_rerun(message: bytes) -> bool:
+    """Whether a message a page sent to Streamlit asks for a run of the script."""
     back = BackMsg()
     back.ParseFromString(message)
     return back.WhichOneof("type") == "rerun_script"

@@ -125,9 +125,11 @@ async def main(collector):
     alive = lambda: sum(cycle() is not None for cycle in held)
     if collector == "collector":
         thread = garbage.Collector(0.05)
-        while not gc.get_freeze_count():  # its first round: the kept sessions are frozen
+        for _ in range(500):  # until its first round has frozen the kept sessions
+            if gc.get_freeze_count():
+                break
             await asyncio.sleep(0.01)
-        print(alive())
+        print(alive() if gc.get_freeze_count() else -1)
         await asyncio.sleep(1.0)  # the sessions' time to reconnect, many times over
         print(alive())  # what the thread alone freed
         thread.stop()
@@ -146,7 +148,7 @@ def sessions_alive_after_they_closed(collector: str) -> list[int]:
     """Of three sessions of a real Streamlit runtime, in a fresh process (the runtime is one
     per process), how many still hold a reference cycle after they closed and their reconnect
     time passed, with no other session coming or going; with the collector, first how many were
-    holding it (kept to reconnect) when its first round froze what it found."""
+    holding it (kept to reconnect) when its first round froze what it found (-1: it did not)."""
     return numbers_printed_by(CLOSED_SESSIONS, collector)
 
 

@@ -19,6 +19,8 @@ class Node:
 
 def test_the_collector_thread_frees_reference_cycles_and_starts_once(monkeypatch):
     monkeypatch.setattr(garbage, "COLLECT_EVERY_SECONDS", 0.05)
+    # The page tests run the app, which starts a collector in this process: only ours may run.
+    garbage.collect_garbage_regularly().stop()
     garbage.collect_garbage_regularly.clear()
     gc.disable()  # only the thread may collect
     collector = garbage.collect_garbage_regularly()

@@ -14,6 +14,8 @@ first collection (`gc.freeze`), and later collections walk only what came since:
 then costs little even when one person draws alone, every stroke sharing it with few others.
 Whatever a session held when it was frozen is freed once the server has had no session for a
 round: the thread unfreezes everything, collects, and freezes what is left, the server's own.
+(A collection asked for while another is under way returns at once, so a freeze that meets one
+may keep that moment's garbage frozen until the next such round: rare, and bounded by it.)
 
 Freed is not yet returned. glibc's malloc raises its mmap threshold each time a large block is
 freed, so canvas-sized arrays soon come from the heaps of the script threads, where freeing

@@ -2,9 +2,9 @@
 
 Headless Chromium draws digits with the mouse on a page of a real `streamlit run`, one stroke
 each, and waits for the Prediction, then presses Clear and waits for the blank canvas, as a
-person would. The server's CPU
-(user and system, from /proc) over the whole drawing is divided by the reruns the browser asked
-for (its messages are counted; each stroke must ask for exactly one). Before drawing, the page
+person would. The server's CPU (user and system, from /proc) over the whole drawing is divided
+by the reruns the browser asked for (its messages are counted; each stroke must ask for exactly
+one). Before drawing, the page
 sits open for a while with nobody drawing: what the server spends then, per second, is its
 background (Streamlit polls its config and secrets files, runs its event loop, and the app
 collects garbage), part of every rerun's share at a human pace. Two servers take turns, each
@@ -43,10 +43,9 @@ from playwright.sync_api import Page, WebSocket, sync_playwright
 
 from app_pages.garbage import COLLECT_EVERY_SECONDS
 from tests.e2e.browser import (
-    DRAW_HINT,
     VIEWPORT,
     StreamlitServer,
-    clear_button,
+    clear_canvas,
     draw_digit,
     go_to,
     launch_chromium,
@@ -78,7 +77,6 @@ class Drawing:
     cpu_s: float = 0.0  # from the first digit measured to the last answer, Clears included
     seconds: float = 0.0  # how long that took
     reruns: int = 0  # the reruns the browser asked for meanwhile
-    strokes: int = 0
     stroke_reruns: int = 0  # of those, asked for by the strokes themselves
 
     @property
@@ -130,17 +128,15 @@ def draw_and_measure(url: str, pid: int, digits: int) -> Drawing:
             wait_until_idle(page, TIMEOUT_MS)
             time.sleep(SETTLE_S)
             if n >= WARM_UP_DIGITS:
-                drawing.strokes += 1
                 drawing.stroke_reruns += reruns.count - stroke_from
-                drawing.cpu_s = cpu_seconds([pid]) - cpu_from
-                drawing.seconds = time.monotonic() - time_from
-                drawing.reruns = reruns.count - reruns_from
             if n == WARM_UP_DIGITS + digits - 1:
                 break  # the last answer ends the measure
-            clear_button(page).click()
-            page.get_by_text(DRAW_HINT).wait_for(timeout=TIMEOUT_MS)
+            clear_canvas(page)
             wait_until_idle(page, TIMEOUT_MS)
             time.sleep(SETTLE_S)
+        drawing.cpu_s = cpu_seconds([pid]) - cpu_from
+        drawing.seconds = time.monotonic() - time_from
+        drawing.reruns = reruns.count - reruns_from
         browser.close()
     return drawing
 
@@ -169,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         run.mkdir()
         with StreamlitServer({**env, **SERVERS[name]}, run / "streamlit.log", APP) as server:
             drawing = draw_and_measure(server.url, server.process.pid, args.digits)
-        if drawing.stroke_reruns != drawing.strokes:  # the count is right, and so is the page
+        if drawing.stroke_reruns != args.digits:  # the count is right, and so is the page
             raise SystemExit(
-                f"{name}: {drawing.strokes} strokes asked for {drawing.stroke_reruns} reruns, "
+                f"{name}: {args.digits} strokes asked for {drawing.stroke_reruns} reruns, "
                 "not one each"
             )
         drawings[name].append(drawing)

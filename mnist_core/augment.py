@@ -2,9 +2,8 @@
 
 People draw digits slanted, squeezed, rotated, thick or thin and wobbly; MNIST's are neat.
 `augment_batch` distorts a batch of digits the way drawings differ from MNIST: one affine map
-(shift, scale per axis, rotation, shear), an elastic wobble (Simard, Steinkraus & Platt 2003:
-random displacement fields smoothed by a Gaussian) and a change of proportions (the middle moved
-up or down along a power curve), composed into a single resampling per image
+(shift, scale per axis, rotation, shear) and an elastic wobble (Simard, Steinkraus & Platt 2003:
+random displacement fields smoothed by a Gaussian), composed into a single resampling per image
 so the strokes are blurred once, after a stroke-thickness change (grey dilation or erosion).
 Given the labels, some 1s first get a European flag and some 7s a crossbar (`add_styles`).
 Labels are never touched: every distortion keeps the digit what it was.
@@ -52,10 +51,9 @@ class Augmentation:
     elastic_alpha: float = 20.0  # Simard's alpha: scale of the displacement field, in pixels
     elastic_sigma: float = 4.0  # Simard's sigma: smoothing of the field, in pixels
     style_share: float = 0.3  # of the 1s given a European flag, and of the 7s a crossbar
-    max_proportion: float = 0.4  # log of the power curve moving a digit's middle up or down
 
     def __post_init__(self) -> None:
-        for name in ("max_shift", "max_rotation", "max_shear", "elastic_alpha", "max_proportion"):
+        for name in ("max_shift", "max_rotation", "max_shear", "elastic_alpha"):
             value = getattr(self, name)
             if not 0 <= value < math.inf:
                 raise AugmentationError(f"{name} must be zero or positive, not {value!r}")
@@ -81,7 +79,6 @@ NO_AUGMENTATION = Augmentation(
     thickness=(0, 0),
     elastic_alpha=0,
     style_share=0,
-    max_proportion=0,
 )
 
 
@@ -114,9 +111,6 @@ def augment_batch(
         row_shift, column_shift = _elastic_displacements(images.shape, augmentation, rng)
         rows += row_shift
         columns += column_shift
-    if augmentation.max_proportion > 0:
-        exponents = np.exp(rng.uniform(-1, 1, len(images)) * augmentation.max_proportion)
-        rows = _reproportioned(rows, pixels, exponents)
     distorted = _bilinear(pixels, rows, columns)
     if images.dtype.kind == "f":
         return distorted.astype(images.dtype)
@@ -222,21 +216,6 @@ def _affine_coordinates(
     sampled_rows = inverse[:, 0, 0] * rows + inverse[:, 0, 1] * columns + centre_row
     sampled_columns = inverse[:, 1, 0] * rows + inverse[:, 1, 1] * columns + centre_column
     return sampled_rows, sampled_columns
-
-
-def _reproportioned(rows: np.ndarray, pixels: np.ndarray, exponents: np.ndarray) -> np.ndarray:
-    """`rows` (n, height, width), sampling `pixels`, moved along a power curve within each
-    digit's rows of ink: top and bottom stay, the middle moves up (exponent < 1: a small top
-    loop over a big bottom one, as many people write 8s) or down (a big head on a small tail).
-    MNIST's writers kept their digits' halves alike; people's proportions vary more."""
-    height = pixels.shape[1]
-    inked = (pixels > 0.5 * pixels.max(axis=(1, 2), keepdims=True)).any(axis=2)  # (n, height)
-    top = inked.argmax(axis=1).astype(np.float64)[:, None, None]
-    bottom = (height - 1 - inked[:, ::-1].argmax(axis=1)).astype(np.float64)[:, None, None]
-    span = np.maximum(bottom - top, 1)
-    along = np.clip((rows - top) / span, 0, 1)
-    moved = top + span * along ** exponents[:, None, None]
-    return np.where((rows >= top) & (rows <= bottom), moved, rows)
 
 
 def _elastic_displacements(

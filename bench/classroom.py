@@ -315,9 +315,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def reader_and_env(folder: Path) -> tuple[Classifier, dict[str, str]]:
-    """The model the servers read with (bench-best when it is saved, else a quick reader
-    trained here) in a models folder inside `folder`, and the servers' environment, with
-    everything they write inside `folder` too."""
+    """The model the servers read with, loaded, and their environment (`server_env`)."""
+    env = server_env(folder)
+    (reader,) = Path(env["MNIST_MODELS_DIR"]).glob("*.h5")
+    return Classifier.load(reader), env
+
+
+def server_env(folder: Path) -> dict[str, str]:
+    """The servers' environment, with everything they write inside `folder`, and a models
+    folder there holding the one model they read with: bench-best when it is saved, else a
+    quick reader trained here."""
     models = folder / "models"
     models.mkdir()
     try:
@@ -325,15 +332,14 @@ def reader_and_env(folder: Path) -> tuple[Classifier, dict[str, str]]:
         for path in (reader.path, reader.sidecar_path):
             shutil.copy(path, models / path.name)
     except ModelFileError:  # no saved bench model: a quick reader, trained here
-        reader = train_reader(prepare_mnist(), models)
-    env = {
+        train_reader(prepare_mnist(), models)
+    return {
         "MNIST_MODELS_DIR": str(models),
         "MNIST_FEEDBACK_DB": str(folder / "feedback.sqlite"),
         "MNIST_JOBS_DIR": str(folder / "jobs"),
         "MNIST_TRAINING_LOG": str(folder / "training.log"),
         "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(SESSION_TTL_S),  # Streamlit's: 120 s
     }
-    return Classifier.load(reader.path), env
 
 
 def opened(

@@ -4,13 +4,13 @@ Headless Chromium draws digits with the mouse on a page of a real `streamlit run
 each, and waits for the Prediction, then presses Clear and waits for the blank canvas, as a
 person would. The server's CPU (user and system, from /proc) over the whole drawing is divided
 by the reruns the browser asked for (its messages are counted; each stroke must ask for exactly
-one). Before drawing, the page
-sits open for a while with nobody drawing: what the server spends then, per second, is its
-background (Streamlit polls its config and secrets files, runs its event loop, and the app
-collects garbage), part of every rerun's share at a human pace. Two servers take turns, each
-fresh, in reverse order every other round: the Draw page with Streamlit's default, a full
-garbage collection after every script run (the issue measured 48 ms a rerun so, before the app
-collected and froze on its own), and the Draw page as the app serves it.
+one). Before drawing, the page sits open for a while with nobody drawing: what the server
+spends then, per second, is its background (Streamlit polls its config files, and its secrets
+files where there are any, runs its event loop, and the app collects garbage), part of every
+rerun's share at a human pace. Two servers take turns, each fresh, in reverse order every
+other round: the Draw page with Streamlit's default, a full garbage collection after every
+script run (the issue measured 48 ms a rerun so, before the app collected and froze on its
+own), and the Draw page as the app serves it.
 
 Unlike bench/classroom.py's crowd, one person at a human pace: each rerun runs alone, and the
 server's background is shared by few reruns.
@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's banners off the report
 
-from classroom import APP, cpu_seconds, reader_and_env
+from classroom import APP, cpu_seconds, server_env
 from harness.report import Report, markdown_table
 from harness.workers import interleaved
 from playwright.sync_api import Page, WebSocket, sync_playwright
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "per rerun at the pace drawn.",
     )
     folder = Path(tempfile.mkdtemp(prefix="stroke-cpu-"))
-    _classifier, env = reader_and_env(folder)
+    env = server_env(folder)
     drawings: dict[str, list[Drawing]] = {name: [] for name in SERVERS}
     for round_number, name in interleaved(list(SERVERS), args.rounds):
         run = folder / f"round-{round_number}-{list(SERVERS).index(name)}"

@@ -29,12 +29,13 @@ _STYLESHEET = "\n".join(
     ]
 )
 _REGISTRY_LOGGER = "streamlit.components.v2.component_registry"
+_CLEARS = "canvas_clears"  # how many times Clear was pressed: part of the canvas's initial drawing
+_JUST_CLEARED = "canvas_just_cleared"
 
 
-def drawing_canvas(pen_width: int, clears: int, key: str) -> list[list[Point]]:
+def drawing_canvas(pen_width: int, key: str) -> list[list[Point]]:
     """A CANVAS_SIZE black square drawn on in white, without the toolbar; the drawing's
-    strokes (`strokes.canvas_strokes`), none before the first stroke. Changing `clears` empties
-    it (the canvas reloads a new initial drawing).
+    strokes (`strokes.canvas_strokes`), none before the first stroke or since `clear_canvas`.
 
     The canvas sends its strokes, not a picture: the browser neither encodes nor sends a PNG
     per stroke, and the pen a person picks does not reach the model."""
@@ -46,10 +47,20 @@ def drawing_canvas(pen_width: int, clears: int, key: str) -> list[list[Point]]:
         height=CANVAS_SIZE,
         width=CANVAS_SIZE,
         drawing_mode="freedraw",
-        initial_drawing={"objects": [], "clears": clears},
+        # A new initial drawing after each Clear: the canvas reloads it, blank.
+        initial_drawing={"objects": [], "clears": st.session_state.get(_CLEARS, 0)},
         key=key,
     ).json_data
+    # Until the canvas has reloaded, it still reports the strokes it showed before Clear.
+    if st.session_state.pop(_JUST_CLEARED, False):
+        return []
     return canvas_strokes(drawing)
+
+
+def clear_canvas() -> None:
+    """A Clear button's `on_click`: the canvas reloads blank, and reads as blank meanwhile."""
+    st.session_state[_CLEARS] = st.session_state.get(_CLEARS, 0) + 1
+    st.session_state[_JUST_CLEARED] = True
 
 
 def _hide_the_toolbar() -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app_pages.access import is_locked, locked_help, unlock_ui
 from app_pages.active_model import active_model, file_version
-from app_pages.canvas import drawing_canvas
+from app_pages.canvas import clear_canvas, drawing_canvas
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
 from app_pages.figures import inline_png
 from app_pages.person import memory_ui, memoryless_reader, person_ui, personal_reader
@@ -26,8 +26,7 @@ from mnist_core.preprocess import EmptyImageError, ImageError, load_image
 from mnist_core.store import ModelFileError, SavedModel, list_models
 from mnist_core.strokes import PEN_WIDTHS, STROKE_WIDTH, Point
 
-_CLEARS = "canvas_clears"  # how many times Clear was pressed: part of the canvas's initial drawing
-_JUST_CLEARED = "canvas_just_cleared"
+_PEN_WIDTH = "pen_width"  # the slider's key
 _UPLOAD_COLUMNS = 4
 _THUMBNAIL_SCALE = 3  # an upload's 28x28 is shown at 84 px
 _TOP_COLOUR, _OTHER_COLOUR = "#ff4b4b", "#a3a8b8"
@@ -82,12 +81,12 @@ def _canvas_controls() -> None:
     above_the_canvas, _ = st.columns(_CANVAS_AND_ANSWER, gap="large")
     controls = above_the_canvas.container(horizontal=True, vertical_alignment="bottom")
     controls.markdown("**Your digit**", width="content")
-    controls.button("Clear", on_click=_clear_canvas)
+    controls.button("Clear", on_click=clear_canvas)
     controls.slider(
         "Pen width",
         *PEN_WIDTHS,
         STROKE_WIDTH,
-        key="pen_width",
+        key=_PEN_WIDTH,
         help="How thick your strokes look. The model reads the lines you drew with a pen of "
         "its own, as thick as MNIST's, so every width reads the same.",
     )
@@ -98,7 +97,7 @@ def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> N
     """The canvas and its answer; a fragment, so a stroke reruns only this part of the page."""
     canvas_column, answer_column = st.columns(_CANVAS_AND_ANSWER, gap="large")
     with canvas_column:
-        strokes = _canvas()
+        strokes = drawing_canvas(st.session_state.get(_PEN_WIDTH, STROKE_WIDTH), key="canvas")
     with answer_column:
         answer = _read_or_none(strokes, reader)
         if answer is None:
@@ -110,21 +109,6 @@ def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> N
             _show_answer(answer)
             label_ui(answer, saved.name, person, "canvas", strokes=strokes)
             why_ui(answer, reader, str(saved.path), file_version(saved))
-
-
-def _canvas() -> list[list[Point]]:
-    """The drawing's strokes: none when there are none or it was just cleared."""
-    pen_width = st.session_state.get("pen_width", STROKE_WIDTH)
-    drawing = drawing_canvas(pen_width, st.session_state.get(_CLEARS, 0), key="canvas")
-    # Until the canvas has reloaded, it still reports the strokes it showed before Clear.
-    if st.session_state.pop(_JUST_CLEARED, False):
-        return []
-    return drawing
-
-
-def _clear_canvas() -> None:
-    st.session_state[_CLEARS] = st.session_state.get(_CLEARS, 0) + 1
-    st.session_state[_JUST_CLEARED] = True
 
 
 def _read_or_none(strokes: list[list[Point]], classifier: DigitClassifier) -> Answer | None:

@@ -1,6 +1,7 @@
 """The least a stroke can cost the server: the Draw page's canvas, its model and a Prediction
-metric in a fragment, nothing else. bench/classroom.py serves it beside the app, as the floor
-of Streamlit's own machinery per rerun. With MNIST_BENCH_CANVAS_ONLY=1 (bench/rerun_floor.py)
+metric in a fragment, and Clear above it, nothing else. bench/classroom.py and
+bench/stroke_cpu.py serve it beside the app, as the floor of Streamlit's own machinery per
+rerun. With MNIST_BENCH_CANVAS_ONLY=1 (bench/rerun_floor.py)
 not even that: the canvas component as it comes and a Prediction that does not look at the
 drawing, so that only Streamlit's own work is left.
 
@@ -14,7 +15,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from app_pages.active_model import cached_classifier, file_version
 from app_pages.blas_threads import use_one_blas_thread
-from app_pages.canvas import drawing_canvas
+from app_pages.canvas import clear_canvas, drawing_canvas
 from mnist_core.answer import read_drawing
 from mnist_core.preprocess import EmptyImageError
 from mnist_core.store import list_models
@@ -23,13 +24,19 @@ from mnist_core.strokes import CANVAS_SIZE, STROKE_WIDTH
 CANVAS_ONLY = os.environ.get("MNIST_BENCH_CANVAS_ONLY") == "1"
 
 
-@st.fragment
 def draw() -> None:
+    st.button("Clear", on_click=clear_canvas)
+    canvas_and_answer()
+
+
+@st.fragment
+def canvas_and_answer() -> None:
     saved = list_models()[0]
-    strokes = drawing_canvas(STROKE_WIDTH, 0, key="canvas")
+    strokes = drawing_canvas(STROKE_WIDTH, key="canvas")
     try:
         answer = read_drawing(strokes, cached_classifier(str(saved.path), file_version(saved)))
     except EmptyImageError:
+        st.caption("Draw a digit in the black square.")  # as the Draw page says: Clear waits
         return
     st.metric("Prediction", str(answer.verdict.digit))
 

@@ -7,10 +7,11 @@ by the reruns the browser asked for (its messages are counted; each stroke must 
 one). Before drawing, the page sits open for a while with nobody drawing: what the server
 spends then, per second, is its background (Streamlit polls its config files, and its secrets
 files where there are any, runs its event loop, and the app collects garbage), part of every
-rerun's share at a human pace. Two servers take turns, each fresh, in reverse order every
+rerun's share at a human pace. Three servers take turns, each fresh, in reverse order every
 other round: the Draw page with Streamlit's default, a full garbage collection after every
 script run (the issue measured 48 ms a rerun so, before the app collected and froze on its
-own), and the Draw page as the app serves it.
+own), the Draw page as the app serves it, and the floor: bench/minimal_app.py, the canvas, the
+model and a Prediction with Clear above them, nothing else, served as the app is.
 
 Unlike bench/classroom.py's crowd, one person at a human pace: each rerun runs alone, and the
 server's background is shared by few reruns.
@@ -36,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's banners off the report
 
-from classroom import APP, cpu_seconds, server_env
+from classroom import APP, MINIMAL_APP, cpu_seconds, server_env
 from harness.report import Report, markdown_table
 from harness.workers import interleaved
 from playwright.sync_api import Page, WebSocket, sync_playwright
@@ -64,9 +65,14 @@ SETTLE_S = 0.25  # after the answer is shown: the script thread finishes and han
 IDLE_AFTER_S = COLLECT_EVERY_SECONDS + 2
 IDLE_S = 2 * COLLECT_EVERY_SECONDS
 TIMEOUT_MS = 30_000
-DEFAULT_GC = "Streamlit's default GC"
-OURS = "the app's settings"
-SERVERS = {DEFAULT_GC: {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}, OURS: {}}  # environments
+DEFAULT_GC = "the Draw page, Streamlit's default GC"
+OURS = "the Draw page, the app's settings"
+FLOOR = "canvas + model + Prediction only"
+SERVERS = {  # name: (script, environment)
+    DEFAULT_GC: (APP, {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}),
+    OURS: (APP, {}),
+    FLOOR: (MINIMAL_APP, {}),
+}
 
 
 @dataclass
@@ -151,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         "A stroke's server CPU, with one real browser drawing",
         f"Headless Chromium draws {args.digits} digits ({', '.join(map(str, DIGITS))} in turn, "
         f"one stroke each, after {WARM_UP_DIGITS} to warm up and {IDLE_AFTER_S + IDLE_S:g} s "
-        "idle) on the Draw page, pressing Clear after each, on two fresh `streamlit run` "
-        "servers in turn, in reverse order every other round. CPU: the server's over the "
+        "idle), pressing Clear after each, on three fresh `streamlit run` servers in turn "
+        "(the Draw page two ways, and a page with nothing but the canvas, the model and the "
+        "Prediction), in reverse order every other round. CPU: the server's over the "
         "drawing, per rerun the browser asked for; idle: the server's per second while the "
         f"page was open and nobody drew (the wait's last {IDLE_S:g} s), and what that comes to "
         "per rerun at the pace drawn.",
@@ -163,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     for round_number, name in interleaved(list(SERVERS), args.rounds):
         run = folder / f"round-{round_number}-{list(SERVERS).index(name)}"
         run.mkdir()
-        with StreamlitServer({**env, **SERVERS[name]}, run / "streamlit.log", APP) as server:
+        script, extra = SERVERS[name]
+        with StreamlitServer({**env, **extra}, run / "streamlit.log", script) as server:
             drawing = draw_and_measure(server.url, server.process.pid, args.digits)
         if drawing.stroke_reruns != args.digits:  # the count is right, and so is the page
             raise SystemExit(
@@ -208,7 +216,8 @@ def results(drawings: dict[str, list[Drawing]]) -> tuple[str, str]:
     verdict = (
         f"The Draw page: {ours:.1f} ms of server CPU per rerun (target <= {TARGET_MS:g} ms): "
         f"{'met' if ours <= TARGET_MS else 'NOT met'}; with Streamlit's default GC "
-        f"{median[DEFAULT_GC]:.1f} ms."
+        f"{median[DEFAULT_GC]:.1f} ms; the page with nothing but the canvas, the model and the "
+        f"Prediction {median[FLOOR]:.1f} ms."
     )
     return markdown_table(headers, rows), verdict
 

@@ -1,9 +1,9 @@
 """The least a stroke can cost the server: the Draw page's canvas, its model and a Prediction
 metric in a fragment, and Clear above it, nothing else. bench/classroom.py and
 bench/stroke_cpu.py serve it beside the app, as the floor of Streamlit's own machinery per
-rerun. With MNIST_BENCH_CANVAS_ONLY=1 (bench/rerun_floor.py)
-not even that: the canvas component as it comes and a Prediction that does not look at the
-drawing, so that only Streamlit's own work is left.
+rerun. With MNIST_BENCH_CANVAS_ONLY=1 (bench/rerun_floor.py) not even that: the canvas
+component as it comes and a Prediction that does not look at the drawing, so that only
+Streamlit's own work is left.
 
     streamlit run bench/minimal_app.py     (reads the newest saved model)
 """
@@ -36,7 +36,7 @@ def canvas_and_answer() -> None:
     try:
         answer = read_drawing(strokes, cached_classifier(str(saved.path), file_version(saved)))
     except EmptyImageError:
-        st.caption("Draw a digit in the black square.")  # as the Draw page says: Clear waits
+        st.caption("Draw a digit in the black square.")  # what a browser waits for after Clear
         return
     st.metric("Prediction", str(answer.verdict.digit))
 

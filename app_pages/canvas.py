@@ -29,6 +29,9 @@ _STYLESHEET = "\n".join(
     ]
 )
 _REGISTRY_LOGGER = "streamlit.components.v2.component_registry"
+BLANK_CANVAS_HINT = (
+    "Draw a digit in the black square, large and centred: the model's answer appears here."
+)
 _CLEARS = "canvas_clears"  # how many times Clear was pressed: part of the canvas's initial drawing
 _JUST_CLEARED = "canvas_just_cleared"
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app_pages.access import is_locked, locked_help, unlock_ui
 from app_pages.active_model import active_model, file_version
-from app_pages.canvas import clear_canvas, drawing_canvas
+from app_pages.canvas import BLANK_CANVAS_HINT, clear_canvas, drawing_canvas
 from app_pages.feedback_ui import gallery_ui, label_ui, show_notice
 from app_pages.figures import inline_png
 from app_pages.person import memory_ui, memoryless_reader, person_ui, personal_reader
@@ -101,10 +101,7 @@ def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> N
     with answer_column:
         answer = _read_or_none(strokes, reader)
         if answer is None:
-            st.info(
-                "Draw a digit in the black square, large and centred: "
-                "the model's answer appears here."
-            )
+            st.info(BLANK_CANVAS_HINT)
         else:
             _show_answer(answer)
             label_ui(answer, saved.name, person, "canvas", strokes=strokes)

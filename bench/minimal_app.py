@@ -15,10 +15,10 @@ from streamlit_drawable_canvas import st_canvas
 
 from app_pages.active_model import cached_classifier, file_version
 from app_pages.blas_threads import use_one_blas_thread
-from app_pages.canvas import clear_canvas, drawing_canvas
+from app_pages.canvas import BLANK_CANVAS_HINT, clear_canvas, drawing_canvas
 from mnist_core.answer import read_drawing
 from mnist_core.preprocess import EmptyImageError
-from mnist_core.store import list_models
+from mnist_core.store import SavedModel, list_models
 from mnist_core.strokes import CANVAS_SIZE, STROKE_WIDTH
 
 CANVAS_ONLY = os.environ.get("MNIST_BENCH_CANVAS_ONLY") == "1"
@@ -26,17 +26,16 @@ CANVAS_ONLY = os.environ.get("MNIST_BENCH_CANVAS_ONLY") == "1"
 
 def draw() -> None:
     st.button("Clear", on_click=clear_canvas)
-    canvas_and_answer()
+    canvas_and_answer(list_models()[0])  # once per page run, as the Draw page finds its model
 
 
 @st.fragment
-def canvas_and_answer() -> None:
-    saved = list_models()[0]
+def canvas_and_answer(saved: SavedModel) -> None:
     strokes = drawing_canvas(STROKE_WIDTH, key="canvas")
     try:
         answer = read_drawing(strokes, cached_classifier(str(saved.path), file_version(saved)))
     except EmptyImageError:
-        st.caption("Draw a digit in the black square.")  # what a browser waits for after Clear
+        st.caption(BLANK_CANVAS_HINT)  # the Draw page's words, which Clear's helper waits for
         return
     st.metric("Prediction", str(answer.verdict.digit))
 

@@ -30,7 +30,7 @@ _PEN_WIDTH = "pen_width"  # the slider's key
 _UPLOAD_COLUMNS = 4
 _THUMBNAIL_SCALE = 3  # an upload's 28x28 is shown at 84 px
 _TOP_COLOUR, _OTHER_COLOUR = "#ff4b4b", "#a3a8b8"
-_CANVAS_AND_ANSWER = [5, 7]  # the columns' widths: the controls above line up with the canvas
+_CANVAS_AND_ANSWER = [5, 7]  # the columns' widths
 
 
 def draw_page() -> None:
@@ -58,7 +58,6 @@ def draw_page() -> None:
         return
     model_column.caption(f"Read by **{saved.name}**. Pick another model in the sidebar.")
     memory_ui(reader, person)
-    _canvas_controls()
     _drawing_ui(reader, saved, person)
     st.divider()
     _upload_ui(reader, saved, person)
@@ -75,29 +74,13 @@ def _reader_for(saved: SavedModel, person: str) -> PersonalClassifier:
         return memoryless_reader(saved)
 
 
-def _canvas_controls() -> None:
-    """Clear and the pen, above the canvas and outside its fragment: a stroke never redraws
-    them (each element a stroke redraws costs the server), and using them reruns the page."""
-    above_the_canvas, _ = st.columns(_CANVAS_AND_ANSWER, gap="large")
-    controls = above_the_canvas.container(horizontal=True, vertical_alignment="bottom")
-    controls.markdown("**Your digit**", width="content")
-    controls.button("Clear", on_click=clear_canvas)
-    controls.slider(
-        "Pen width",
-        *PEN_WIDTHS,
-        STROKE_WIDTH,
-        key=_PEN_WIDTH,
-        help="How thick your strokes look. The model reads the lines you drew with a pen of "
-        "its own, as thick as MNIST's, so every width reads the same.",
-    )
-
-
 @st.fragment
 def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> None:
-    """The canvas and its answer; a fragment, so a stroke reruns only this part of the page."""
+    """The canvas with Clear and the pen above it, and its answer; a fragment, so a stroke or
+    Clear reruns only this part of the page, not the whole of it."""
     canvas_column, answer_column = st.columns(_CANVAS_AND_ANSWER, gap="large")
     with canvas_column:
-        strokes = drawing_canvas(st.session_state.get(_PEN_WIDTH, STROKE_WIDTH), key="canvas")
+        strokes = drawing_canvas(_canvas_controls(), key="canvas")
     with answer_column:
         answer = _read_or_none(strokes, reader)
         if answer is None:
@@ -106,6 +89,21 @@ def _drawing_ui(reader: PersonalClassifier, saved: SavedModel, person: str) -> N
             _show_answer(answer)
             label_ui(answer, saved.name, person, "canvas", strokes=strokes)
             why_ui(answer, reader, str(saved.path), file_version(saved))
+
+
+def _canvas_controls() -> int:
+    """Clear and the pen; the pen's width."""
+    controls = st.container(horizontal=True, vertical_alignment="bottom")
+    controls.markdown("**Your digit**", width="content")
+    controls.button("Clear", on_click=clear_canvas)
+    return controls.slider(
+        "Pen width",
+        *PEN_WIDTHS,
+        STROKE_WIDTH,
+        key=_PEN_WIDTH,
+        help="How thick your strokes look. The model reads the lines you drew with a pen of "
+        "its own, as thick as MNIST's, so every width reads the same.",
+    )
 
 
 def _read_or_none(strokes: list[list[Point]], classifier: DigitClassifier) -> Answer | None:

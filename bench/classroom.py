@@ -1,21 +1,24 @@
 """A classroom at once, without a browser per person: light sessions that speak Streamlit's own
 websocket protocol.
 
-First a real browser (Chromium, through Playwright) opens the Draw page and draws one digit,
-and every message it sends is recorded. Then many simulated people replay that recording at
-once, each over a websocket and in a session of its own: they open the Draw page as the browser
-did, then every `--period` seconds (from a random start) send a drawing of their own the way the
-canvas sends one (its strokes in the canvas widget's value, in the recorded message), and time it
-until the Prediction arrives. Every answer is checked against what the model says of that
-drawing here, through the app's preprocessing, and the browser's own answer to the recorded
-stroke must come back the same. Drawings are the test writers' strokes (scripts/writers.py).
+First a real browser (Chromium, through Playwright) opens the Draw page, draws one digit and
+presses Clear, and every message it sends is recorded. Then many simulated people replay that
+recording at once, each over a websocket and in a session of its own: they open the Draw page as
+the browser did, then every `--period` seconds (from a random start) send a drawing of their own
+the way the canvas sends one (its strokes in the canvas widget's value, in the recorded
+message), time it until the Prediction arrives, and press Clear as the browser did (its click,
+then the canvas reporting itself blank: two reruns more a drawing, as a person's). Every answer
+is checked against what the model says of that drawing here, through the app's preprocessing,
+and the browser's own answer to the recorded stroke must come back the same. Drawings are the
+test writers' strokes (scripts/writers.py).
 
 For each number of server processes (1: `streamlit run`; more: scripts/serve.py's nginx in
 front) and of people, it reports the stroke-to-answer times, wrong or missing answers, the
-servers' CPU per stroke rerun (from /proc), their memory per session and after the sessions
-close, and the generator's own CPU. "Held" is the most people answered with p95 <= 0.5 s and no
-wrong or missing answer. Then, on fresh servers, a long run of 100 people keeping drawings,
-after a first class has come and gone: is memory back where it was once they leave?
+servers' CPU per rerun (from /proc; strokes, Clears and keeps alike), their memory per session
+and after the sessions close, and the generator's own CPU. "Held" is the most people answered
+with p95 <= 0.5 s and no wrong or missing answer. Then, on fresh servers, a long run of 100
+people keeping drawings, after a first class has come and gone: is memory back where it was once
+they leave?
 
     python bench/classroom.py [--processes 1 2] [--people 60 120 ...] [--seconds 30] [--soak 300]
 
@@ -168,10 +171,11 @@ def run_step(
     *,
     label_every: int | None = None,
     kill_after: float | None = None,
+    clears: bool = True,
 ) -> Step:
-    """`people` open the Draw page, then draw for `seconds`; measured while they draw. With
-    `kill_after`, one server process is killed that many seconds in; memory is then that of
-    the processes that live on."""
+    """`people` open the Draw page, then draw for `seconds`, pressing Clear after each drawing
+    with `clears`; measured while they draw. With `kill_after`, one server process is killed
+    that many seconds in; memory is then that of the processes that live on."""
     pids = servers.pids()
     watched = surviving(pids, killing=kill_after is not None)
     memory = [rss_mib(watched)]
@@ -182,6 +186,7 @@ def run_step(
             f"student-{tag}-{n}",
             recording,
             random.sample(drawings, int(seconds / period) + 2),
+            clears=clears,
         )
         for n in range(people)
     ]
@@ -207,8 +212,8 @@ def run_step(
                 memory.append(rss_mib(watched))
                 next_sample += 60
         await asyncio.gather(*attending)
-        answered = sum(len(person.seconds) for person in crowd)
-        measured["cpu"] = 1000 * (cpu_seconds(pids) - cpu) / max(answered, 1)
+        reruns = sum(person.reruns for person in crowd)
+        measured["cpu"] = 1000 * (cpu_seconds(pids) - cpu) / max(reruns, 1)
         measured["generator"] = (time.process_time() - generator) / (time.monotonic() - started)
 
     asyncio.run(meet())
@@ -242,9 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         "classroom",
         "A classroom at once: simulated people on Streamlit's websocket",
         f"Each person: a session of their own, one test-writer drawing every {args.period:g} s, "
-        "its answer checked. Times run from the drawing sent to the Prediction received (a "
-        "browser's canvas sends a drawing about 0.2 s after mouse-up); CPU and memory are the "
-        "servers' while the people draw, after they opened the page.",
+        "its answer checked, then Clear pressed (its click and the canvas reporting itself "
+        "blank: three reruns a drawing). Times run from the drawing sent to the Prediction "
+        "received (a browser's canvas sends a drawing about 0.2 s after mouse-up); CPU and "
+        "memory are the servers' while the people draw, after they opened the page; CPU per "
+        "rerun, whichever asked for it.",
     )
     folder = Path(tempfile.mkdtemp(prefix="classroom-"))
     classifier, env = reader_and_env(folder)
@@ -343,14 +350,14 @@ def server_env(folder: Path) -> dict[str, str]:
 
 
 def opened(
-    servers: Servers, classifier: Classifier, period: float
+    servers: Servers, classifier: Classifier, period: float, *, clears: bool = True
 ) -> tuple[Recording, list[tuple]]:
     """A browser's recording of the servers' Draw page, the drawings the people will send
     (those `classifier` reads right), and a warm-up: a few people on every process first, so
     that each has loaded the model and drawn its first charts."""
     recording = record(servers.http)
     drawings = drawings_read_right(writers_drawings(), classifier, recording.stroke, DRAWINGS)
-    run_step(servers, recording, drawings, 4 * servers.processes, 2 * period, period)
+    run_step(servers, recording, drawings, 4 * servers.processes, 2 * period, period, clears=clears)
     return recording, drawings
 
 

@@ -1,5 +1,5 @@
 """The least a stroke can cost the server: the Draw page's canvas, its model and a Prediction
-metric in a fragment, and Clear above it, nothing else. bench/classroom.py and
+metric in a fragment with Clear above the canvas, nothing else. bench/classroom.py and
 bench/stroke_cpu.py serve it beside the app, as the floor of Streamlit's own machinery per
 rerun. With MNIST_BENCH_CANVAS_ONLY=1 (bench/rerun_floor.py) not even that: the canvas
 component as it comes and a Prediction that does not look at the drawing, so that only
@@ -25,12 +25,12 @@ CANVAS_ONLY = os.environ.get("MNIST_BENCH_CANVAS_ONLY") == "1"
 
 
 def draw() -> None:
-    st.button("Clear", on_click=clear_canvas)
     canvas_and_answer(list_models()[0])  # once per page run, as the Draw page finds its model
 
 
 @st.fragment
 def canvas_and_answer(saved: SavedModel) -> None:
+    st.button("Clear", on_click=clear_canvas)  # in the fragment, as on the Draw page
     strokes = drawing_canvas(STROKE_WIDTH, key="canvas")
     try:
         answer = read_drawing(strokes, cached_classifier(str(saved.path), file_version(saved)))

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.people} simulated people (bench/classroom.py's), each drawing a test writer's "
         f"digit every {args.period:g} s for {args.seconds:g} s, on each page in turn, each page "
         "on a fresh server process; the pages take turns in each round, in reverse order every "
-        "other round. CPU: the server's, while the people draw, per answer.",
+        "other round, no one pressing Clear. CPU: the server's, while the people draw, per answer.",
     )
     folder = Path(tempfile.mkdtemp(prefix="rerun-floor-"))
     classifier, env = reader_and_env(folder)
@@ -64,9 +64,16 @@ def main(argv: list[str] | None = None) -> int:
             run = folder / f"round-{round_number}-page-{list(PAGES).index(page)}"
             run.mkdir()
             with Servers(1, {**env, **extra}, run, page, script) as servers:
-                recording, drawings = opened(servers, classifier, args.period)
+                # No Clear: strokes alone (the canvas alone has no Clear to press).
+                recording, drawings = opened(servers, classifier, args.period, clears=False)
                 step = run_step(
-                    servers, recording, drawings, args.people, args.seconds, args.period
+                    servers,
+                    recording,
+                    drawings,
+                    args.people,
+                    args.seconds,
+                    args.period,
+                    clears=False,
                 )
             cpu[page].append(step.server_cpu_ms_per_rerun)
             print(f"round {round_number + 1}, {page}: {cpu[page][-1]:.1f} ms", file=sys.stderr)

@@ -1,11 +1,12 @@
 """Light sessions: simulated people who speak Streamlit's own websocket protocol, no browser each.
 
-A real browser (Chromium, through Playwright) opens the Draw page and draws one digit while
-every message it sends is recorded (`record`). A `Person` then replays that recording in a
-session of its own: it opens the Draw page as the browser did, sends drawings of its own the
-way the canvas sends one (their strokes as fabric.js paths in the canvas widget's value, in the
-recorded message, made by `stroke_message`), reads the Prediction from the server's replies,
-and can press Right! to keep a drawing. Shared by bench/classroom.py and the browser tests.
+A real browser (Chromium, through Playwright) opens the Draw page, draws one digit and presses
+Clear while every message it sends is recorded (`record`). A `Person` then replays that
+recording in a session of its own: it opens the Draw page as the browser did, sends drawings of
+its own the way the canvas sends one (their strokes as fabric.js paths in the canvas widget's
+value, in the recorded message, made by `stroke_message`), reads the Prediction from the
+server's replies, can press Right! to keep a drawing, and clears the canvas as the browser did
+before the next. Shared by bench/classroom.py and the browser tests.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from mnist_core.strokes import Point, Stroke, canvas_drawing
 from scripts.writers import DEFAULT_SEED, make_writers, writer_fonts
 from tests.e2e.browser import (
     VIEWPORT,
+    clear_button,
+    clear_canvas,
     draw_digit,
     go_to,
     launch_chromium,
@@ -49,16 +52,19 @@ MODEL_PICKER_KEY = "-model_picker"  # the sidebar's; its options read "name · a
 RIGHT = "Right!"  # the start of the label of the button that keeps a drawing as read
 KEPT = "Kept as"  # the start of the notice the page shows once it kept it
 RECORDED_DIGIT = 7
+CLEARING_RERUNS = 2  # Clear's click, then the canvas reporting itself blank once it reloaded
 
 
 @dataclass(frozen=True)
 class Recording:
     """What a browser sent: the messages that opened the Draw page, then one stroke's, and the
-    Prediction the browser showed for that stroke."""
+    Prediction the browser showed for that stroke; then Clear's (`CLEARING_RERUNS`), or none
+    on a page without Clear."""
 
     opening: list[bytes]
     stroke: bytes
     answer: str
+    clearing: list[bytes]
 
     @property
     def model(self) -> str:
@@ -72,8 +78,8 @@ class Recording:
 
 
 def record(url: str, browser: Browser | None = None) -> Recording:
-    """Open the Draw page in Chromium (`browser`, or one of its own), draw a digit, and keep
-    what the page sent."""
+    """Open the Draw page in Chromium (`browser`, or one of its own), draw a digit, clear it
+    (where the page has Clear), and keep what the page sent."""
     if browser is None:
         with sync_playwright() as playwright:
             chromium = launch_chromium(playwright)
@@ -92,11 +98,22 @@ def record(url: str, browser: Browser | None = None) -> Recording:
     expect(prediction(page)).to_be_visible()
     wait_until_idle(page)
     answer = prediction(page).inner_text().strip()
+    drawn = len(sent)
+    clears = clear_button(page).count() > 0
+    if clears:
+        clear_canvas(page)
+        deadline = time.monotonic() + ANSWER_TIMEOUT_S
+        while sum(map(is_rerun, sent[drawn:])) < CLEARING_RERUNS and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        wait_until_idle(page)
     context.close()
-    strokes = [message for message in sent[opened:] if _canvas_value(message) is not None]
+    strokes = [message for message in sent[opened:drawn] if _canvas_value(message) is not None]
     if not strokes:
         raise RuntimeError("the browser sent no drawing: did the canvas change?")
-    return Recording([m for m in sent[:opened] if is_rerun(m)], strokes[-1], answer)
+    clearing = [message for message in sent[drawn:] if is_rerun(message)]
+    if clears and len(clearing) != CLEARING_RERUNS:
+        raise RuntimeError(f"Clear asked for {len(clearing)} reruns, not {CLEARING_RERUNS}")
+    return Recording([m for m in sent[:opened] if is_rerun(m)], strokes[-1], answer, clearing)
 
 
 def is_rerun(message: bytes) -> bool:
@@ -202,12 +219,25 @@ def _kept(forward: ForwardMsg) -> bool:
 
 class Person:
     """One simulated person: a session of their own (their name in the link and the name
-    field), drawing their own digits in turn and, if asked, labelling each one read right."""
+    field), drawing their own digits in turn and, if asked, labelling each one read right;
+    with `clears`, pressing Clear after each as the recorded browser did."""
 
-    def __init__(self, url: str, name: str, recording: Recording, drawings: list[tuple]):
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        recording: Recording,
+        drawings: list[tuple],
+        *,
+        clears: bool = True,
+    ):
+        if clears and not recording.clearing:
+            raise ValueError("the recorded page has no Clear to press")
         self.url, self.name, self.recording = url, name, recording
         self.drawings = [(_as_person(message, name), digit) for message, digit in drawings]
         self.opening = [_as_person(message, name) for message in recording.opening]
+        self.clearing = [_as_person(m, name) for m in recording.clearing] if clears else []
+        self.reruns = 0  # asked for since the page opened: strokes, keeps and Clears
         self.seconds: list[float] = []
         self.wrong = self.missing = self.labelled = 0
         self.dropped = False  # the connection was lost (its server process died)
@@ -228,7 +258,7 @@ class Person:
             async with connect(
                 self.url, subprotocols=["streamlit"], additional_headers=headers, max_size=None
             ) as socket:
-                await _open_page(socket, self.opening)
+                await _send_each(socket, self.opening)
                 await opened.wait()
                 await go.wait()
                 await asyncio.sleep(random.uniform(0, period))
@@ -242,6 +272,7 @@ class Person:
                 return
             started = time.monotonic()
             await socket.send(message)
+            self.reruns += 1
             seen: list[ForwardMsg] = []
             try:
                 answer = await asyncio.wait_for(
@@ -255,6 +286,7 @@ class Person:
             await _until(socket, _finished, seen)
             if label_every and answer == expected and len(self.seconds) % label_every == 0:
                 await socket.send(_pressed(message, _button_id(seen, RIGHT)))
+                self.reruns += 1
                 try:
                     await asyncio.wait_for(_until(socket, _kept), ANSWER_TIMEOUT_S)
                 except TimeoutError:
@@ -262,12 +294,14 @@ class Person:
                     return
                 await _until(socket, _finished)
                 self.labelled += 1
+            await _send_each(socket, self.clearing)
+            self.reruns += len(self.clearing)
             await asyncio.sleep(max(0.0, started + period - time.monotonic()))
 
 
-async def _open_page(socket, opening: list[bytes]) -> None:
-    """Send the messages that open the Draw page, each once the run before has finished."""
-    for message in opening:
+async def _send_each(socket, messages: list[bytes]) -> None:
+    """Send `messages`, each once the run the one before asked for has finished."""
+    for message in messages:
         await socket.send(message)
         await _until(socket, _finished)
 
@@ -324,15 +358,16 @@ def replays_right(ws_url: str, recording: Recording) -> bool:
     return replay.seconds != [] and replay.wrong == 0 and replay.missing == 0
 
 
-def redrawn_by_a_stroke(ws_url: str, recording: Recording) -> list[str]:
-    """What the server redraws for the recorded stroke, replayed in a new session: one entry
-    per element ("metric Prediction", "button Clear", ...) and "block" per container."""
+def redrawn_by(ws_url: str, recording: Recording, messages: list[bytes]) -> list[str]:
+    """What the server redraws for the last of `messages` (the recording's), replayed in a new
+    session after its opening and the others: one entry per element ("metric Prediction",
+    "button Clear", ...) and "block" per container."""
 
     async def replay() -> list[ForwardMsg]:
         async with connect(ws_url, subprotocols=["streamlit"], max_size=None) as socket:
-            await _open_page(socket, recording.opening)
+            await _send_each(socket, [*recording.opening, *messages[:-1]])
             seen: list[ForwardMsg] = []
-            await socket.send(recording.stroke)
+            await socket.send(messages[-1])
             await _until(socket, _finished, seen)
             return seen
 

@@ -16,7 +16,7 @@ from tests.e2e.light_sessions import (
     Recording,
     drawings_read_right,
     record,
-    redrawn_by_a_stroke,
+    redrawn_by,
     replays_right,
     run_apart,
     writers_drawings,
@@ -77,9 +77,18 @@ def test_a_recorded_session_replays_and_people_get_their_own_answers_and_keep_dr
     assert store.count("tester-control") == 0
 
 
-def test_a_stroke_redraws_the_canvas_and_its_answer_and_not_the_controls(recording, ws_url):
-    """Each element a stroke redraws costs the server CPU, for every person drawing."""
-    redrawn = redrawn_by_a_stroke(ws_url, recording)
+def test_a_stroke_redraws_the_canvas_and_its_answer(recording, ws_url):
+    redrawn = redrawn_by(ws_url, recording, [recording.stroke])
 
     assert "metric Prediction" in redrawn and "imgs" in redrawn  # the answer and its 28x28
-    assert not [element for element in redrawn if element.startswith(("button Clear", "slider"))]
+    assert "bidi_component" in redrawn  # the canvas
+
+
+def test_clear_redraws_the_canvas_and_its_controls_and_not_the_page(recording, ws_url):
+    """Each element a rerun redraws costs the server CPU, for every person drawing: Clear,
+    pressed once a digit, reruns the canvas' fragment, not the whole page."""
+    redrawn = redrawn_by(ws_url, recording, [recording.stroke, *recording.clearing[:1]])
+
+    assert "button Clear" in redrawn and "bidi_component" in redrawn
+    assert "metric Prediction" not in redrawn  # the canvas reads as blank at once
+    assert not [kind for kind in redrawn if kind.startswith(("text_input", "file_uploader"))]

@@ -7,7 +7,7 @@ recording at once, each over a websocket and in a session of its own: they open 
 the browser did, then every `--period` seconds (from a random start) send a drawing of their own
 the way the canvas sends one (its strokes in the canvas widget's value, in the recorded
 message), time it until the Prediction arrives, and press Clear as the browser did (its click,
-then the canvas reporting itself blank: two reruns more a drawing, as a person's). Every answer
+then the canvas reporting itself blank: two more reruns a drawing, as for a person). Every answer
 is checked against what the model says of that drawing here, through the app's preprocessing,
 and the browser's own answer to the recorded stroke must come back the same. Drawings are the
 test writers' strokes (scripts/writers.py).

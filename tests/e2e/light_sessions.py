@@ -347,7 +347,8 @@ def _button_id(messages: list[ForwardMsg], label_start: str) -> str:
 
 def replays_right(ws_url: str, recording: Recording) -> bool:
     """Whether the browser's own stroke, replayed in a new session, gets the browser's answer."""
-    replay = Person(ws_url, "replay", recording, [(recording.stroke, recording.answer)])
+    stroke = [(recording.stroke, recording.answer)]
+    replay = Person(ws_url, "replay", recording, stroke, clears=False)
 
     async def attend() -> None:
         opened, go = asyncio.Barrier(1), asyncio.Event()

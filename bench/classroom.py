@@ -171,10 +171,9 @@ def run_step(
     *,
     label_every: int | None = None,
     kill_after: float | None = None,
-    clears: bool = True,
 ) -> Step:
     """`people` open the Draw page, then draw for `seconds`, pressing Clear after each drawing
-    with `clears`; measured while they draw. With `kill_after`, one server process is killed
+    as `recording` did; measured while they draw. With `kill_after`, one server process is killed
     that many seconds in; memory is then that of the processes that live on."""
     pids = servers.pids()
     watched = surviving(pids, killing=kill_after is not None)
@@ -186,7 +185,6 @@ def run_step(
             f"student-{tag}-{n}",
             recording,
             random.sample(drawings, int(seconds / period) + 2),
-            clears=clears,
         )
         for n in range(people)
     ]
@@ -350,14 +348,14 @@ def server_env(folder: Path) -> dict[str, str]:
 
 
 def opened(
-    servers: Servers, classifier: Classifier, period: float, *, clears: bool = True
+    servers: Servers, classifier: Classifier, period: float
 ) -> tuple[Recording, list[tuple]]:
     """A browser's recording of the servers' Draw page, the drawings the people will send
     (those `classifier` reads right), and a warm-up: a few people on every process first, so
     that each has loaded the model and drawn its first charts."""
     recording = record(servers.http)
     drawings = drawings_read_right(writers_drawings(), classifier, recording.stroke, DRAWINGS)
-    run_step(servers, recording, drawings, 4 * servers.processes, 2 * period, period, clears=clears)
+    run_step(servers, recording, drawings, 4 * servers.processes, 2 * period, period)
     return recording, drawings
 
 

@@ -20,6 +20,7 @@ Prints a markdown table and writes it to bench/results/rerun_floor.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import statistics
 import sys
@@ -64,16 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             run = folder / f"round-{round_number}-page-{list(PAGES).index(page)}"
             run.mkdir()
             with Servers(1, {**env, **extra}, run, page, script) as servers:
-                # No Clear: strokes alone (the canvas alone has no Clear to press).
-                recording, drawings = opened(servers, classifier, args.period, clears=False)
+                recording, drawings = opened(servers, classifier, args.period)
+                # Strokes alone on every page: the canvas alone has no Clear to press.
+                strokes_only = dataclasses.replace(recording, clearing=[])
                 step = run_step(
-                    servers,
-                    recording,
-                    drawings,
-                    args.people,
-                    args.seconds,
-                    args.period,
-                    clears=False,
+                    servers, strokes_only, drawings, args.people, args.seconds, args.period
                 )
             cpu[page].append(step.server_cpu_ms_per_rerun)
             print(f"round {round_number + 1}, {page}: {cpu[page][-1]:.1f} ms", file=sys.stderr)

@@ -58,8 +58,9 @@ CLEARING_RERUNS = 2  # Clear's click, then the canvas reporting itself blank onc
 @dataclass(frozen=True)
 class Recording:
     """What a browser sent: the messages that opened the Draw page, then one stroke's, and the
-    Prediction the browser showed for that stroke; then Clear's (`CLEARING_RERUNS`), or none
-    on a page without Clear."""
+    Prediction the browser showed for that stroke; then Clear's (`CLEARING_RERUNS`), which the
+    people replaying it press after each drawing: none on a page without Clear, or where Clear
+    is left out (`dataclasses.replace(recording, clearing=[])`)."""
 
     opening: list[bytes]
     stroke: bytes
@@ -220,23 +221,13 @@ def _kept(forward: ForwardMsg) -> bool:
 class Person:
     """One simulated person: a session of their own (their name in the link and the name
     field), drawing their own digits in turn and, if asked, labelling each one read right;
-    with `clears`, pressing Clear after each as the recorded browser did."""
+    pressing Clear after each as the recorded browser did, if it did."""
 
-    def __init__(
-        self,
-        url: str,
-        name: str,
-        recording: Recording,
-        drawings: list[tuple],
-        *,
-        clears: bool = True,
-    ):
-        if clears and not recording.clearing:
-            raise ValueError("the recorded page has no Clear to press")
+    def __init__(self, url: str, name: str, recording: Recording, drawings: list[tuple]):
         self.url, self.name, self.recording = url, name, recording
         self.drawings = [(_as_person(message, name), digit) for message, digit in drawings]
         self.opening = [_as_person(message, name) for message in recording.opening]
-        self.clearing = [_as_person(m, name) for m in recording.clearing] if clears else []
+        self.clearing = [_as_person(message, name) for message in recording.clearing]
         self.reruns = 0  # asked for since the page opened: strokes, keeps and Clears
         self.seconds: list[float] = []
         self.wrong = self.missing = self.labelled = 0
@@ -347,8 +338,7 @@ def _button_id(messages: list[ForwardMsg], label_start: str) -> str:
 
 def replays_right(ws_url: str, recording: Recording) -> bool:
     """Whether the browser's own stroke, replayed in a new session, gets the browser's answer."""
-    stroke = [(recording.stroke, recording.answer)]
-    replay = Person(ws_url, "replay", recording, stroke, clears=False)
+    replay = Person(ws_url, "replay", recording, [(recording.stroke, recording.answer)])
 
     async def attend() -> None:
         opened, go = asyncio.Barrier(1), asyncio.Event()

@@ -33,6 +33,7 @@ RUNTIMES = {
     "onnx": "ONNX Runtime (`pip install onnxruntime`), from Python, C++, C#, Java or JavaScript",
 }
 EXPORT_TIMEOUT_S = 300
+_REQUESTED = "export_requested"  # the (model name, file version, format) Prepare was pressed for
 _PREPARED = "export_prepared"  # (model name, file version, format) -> (file name, bytes)
 
 
@@ -50,16 +51,9 @@ def export_ui(saved: SavedModel) -> None:
         wanted = (saved.name, file_version(saved), fmt)
         prepared = st.session_state.get(_PREPARED)
         if prepared is None or prepared[0] != wanted:
-            slot = st.empty()  # the button, until the download replaces it
-            if not slot.button(f"Prepare the {FORMAT_NAMES[fmt]} download", key="export_prepare"):
+            prepared = _prepare(saved, wanted)
+            if prepared is None:
                 return
-            with st.spinner("Exporting: TensorFlow starts in a process of its own…"):
-                result = _export(saved, fmt)
-            if isinstance(result, str):
-                st.error(f"The export failed: {result}")
-                return
-            slot.empty()
-            st.session_state[_PREPARED] = prepared = (wanted, *result)
         _wanted, file_name, data = prepared
         st.download_button(
             f"Download {file_name}",
@@ -72,6 +66,38 @@ def export_ui(saved: SavedModel) -> None:
         unpacked = default_output(saved.name, fmt).name + ("/1" if fmt == "savedmodel" else "")
         st.markdown("Load it and read one digit (a 28x28 white-on-black `digit.png`):")
         st.code(snippet(fmt, unpacked), language="python")
+
+
+def _prepare(saved: SavedModel, wanted: tuple) -> tuple | None:
+    """The prepared download for `wanted`, or None: Prepare not pressed for it yet, or the
+    export failed (said on the page).
+
+    The press and the result are kept in the session, not in the run: another rerun (a
+    reconnect, a click elsewhere) can end this run at its next element, and the export must
+    survive it. The result is stored before anything else is drawn.
+    """
+    if st.session_state.get(_REQUESTED) != wanted:
+        st.session_state.pop(_REQUESTED, None)  # pressed for another model or format
+        st.button(
+            f"Prepare the {FORMAT_NAMES[wanted[2]]} download",
+            key="export_prepare",
+            on_click=_request,
+            args=(wanted,),
+        )
+        return None
+    with st.spinner("Exporting: TensorFlow starts in a process of its own…"):
+        result = _export(saved, wanted[2])
+        del st.session_state[_REQUESTED]
+        if not isinstance(result, str):
+            st.session_state[_PREPARED] = (wanted, *result)
+    if isinstance(result, str):
+        st.error(f"The export failed: {result}")
+        return None
+    return st.session_state[_PREPARED]
+
+
+def _request(wanted: tuple) -> None:
+    st.session_state[_REQUESTED] = wanted
 
 
 def _export(saved: SavedModel, fmt: str) -> tuple[str, bytes] | str:

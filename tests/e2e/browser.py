@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from playwright.sync_api import Browser, Locator, Page, Playwright, expect
+from playwright.sync_api import Browser, Locator, Page, Playwright, WebSocketRoute, expect
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
@@ -50,6 +50,7 @@ APP = '[data-testid="stApp"]'
 IDLE_APP = f'{APP}[data-test-script-state="notRunning"]'
 
 IMAGES_LOADED = "() => [...document.images].every(image => image.complete)"
+ANIMATIONS_FINISHED = "e => Promise.all(e.getAnimations({subtree: true}).map(a => a.finished))"
 
 TENSORFLOW_LIBRARY = "libtensorflow_framework"  # loaded by `import tensorflow` (and Keras)
 
@@ -292,6 +293,25 @@ def open_app(page: Page, url: str) -> None:
     wait_until_idle(page)
 
 
+class DroppableConnection:
+    """The page's websocket to the server, passed through Playwright so that a test can drop it
+    as a bad network would; the page then reconnects to its session on its own."""
+
+    def __init__(self, page: Page) -> None:
+        self._open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        page.route_web_socket(re.compile(r"/_stcore/stream$"), self._connect)
+        page.reload()  # the websocket opened before the route bypasses it
+        wait_until_idle(page)
+
+    def _connect(self, page_side: WebSocketRoute) -> None:
+        self._open.append((page_side, page_side.connect_to_server()))
+
+    def drop(self) -> None:
+        page_side, server_side = self._open.pop()
+        server_side.close()
+        page_side.close()
+
+
 def go_to(page: Page, title: str) -> None:
     """Follow the sidebar's navigation link to the page called `title`, as a user would."""
     link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
@@ -300,6 +320,18 @@ def go_to(page: Page, title: str) -> None:
     # The link may keep query parameters the app sets, such as the active model's name.
     expect(page).to_have_url(re.compile(rf"^{re.escape(address)}(\?.*)?$"))
     wait_until_idle(page)
+
+
+def open_panel(page: Page, label: str) -> Locator:
+    """Open the main area's expander called `label`, and wait until it has finished growing:
+    a click on its content while it grows can be lost (CI runs lost one: the page sent
+    nothing), where a person, who reads before clicking, clicks an open panel."""
+    panel = (
+        main(page).get_by_test_id("stExpander").filter(has=page.locator("summary", has_text=label))
+    )
+    panel.locator("summary").click()
+    panel.evaluate(ANIMATIONS_FINISHED)
+    return panel
 
 
 def pick_model(page: Page, name: str, picker: Locator | None = None) -> None:

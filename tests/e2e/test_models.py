@@ -10,9 +10,11 @@ from playwright.sync_api import expect
 from mnist_core.feedback import FeedbackStore
 from tests.e2e.browser import (
     MODEL_PICKER,
+    DroppableConnection,
     go_to,
     main,
     metric,
+    open_panel,
     open_tab,
     pick_model,
     screenshot,
@@ -58,8 +60,7 @@ def test_a_model_exports_as_onnx_with_a_snippet(app_page, reference_model):
     pick_model(
         page, reference_model.name, main(page).get_by_role("combobox", name="Model", exact=True)
     )
-    main(page).get_by_text("Export for deployment", exact=True).click()
-    wait_until_idle(page)  # a press while the page still reruns can be lost (a CI run's was)
+    open_panel(page, "Export for deployment")
     main(page).get_by_role("button", name="Prepare the ONNX (.onnx) download").click()
 
     download = main(page).get_by_role("button", name=f"Download {reference_model.name}.onnx")
@@ -67,6 +68,25 @@ def test_a_model_exports_as_onnx_with_a_snippet(app_page, reference_model):
     expect(main(page).get_by_test_id("stCode")).to_contain_text("onnxruntime.InferenceSession")
     download.scroll_into_view_if_needed()
     screenshot(page, "models-export")
+
+
+def test_an_export_survives_a_dropped_connection(app_page, reference_model):
+    """A run ends early when the page reconnects (or reruns for another click); the export it
+    was waiting for must still arrive, not leave Prepare to be pressed again."""
+    page = app_page
+    connection = DroppableConnection(page)
+    go_to(page, "Models")
+    pick_model(
+        page, reference_model.name, main(page).get_by_role("combobox", name="Model", exact=True)
+    )
+    open_panel(page, "Export for deployment").get_by_role("radio", name="LiteRT (.tflite)").click()
+    wait_until_idle(page)
+    main(page).get_by_role("button", name="Prepare the LiteRT (.tflite) download").click()
+    expect(main(page).get_by_test_id("stSpinner")).to_be_visible()
+    connection.drop()
+
+    download = main(page).get_by_role("button", name=f"Download {reference_model.name}.tflite")
+    expect(download).to_be_visible(timeout=120_000)
 
 
 def test_clicking_a_confusion_matrix_cell_shows_its_digits_with_their_evidence(

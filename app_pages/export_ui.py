@@ -86,8 +86,10 @@ def _prepare(saved: SavedModel, wanted: tuple) -> tuple | None:
         )
         return None
     with st.spinner("Exporting: TensorFlow starts in a process of its own…"):
-        result = _export(saved, wanted[2])
-        del st.session_state[_REQUESTED]
+        try:
+            result = _export(saved, wanted[2])
+        finally:  # tried once per press, even if it raised
+            del st.session_state[_REQUESTED]
         if not isinstance(result, str):
             st.session_state[_PREPARED] = (wanted, *result)
     if isinstance(result, str):

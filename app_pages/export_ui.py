@@ -81,8 +81,8 @@ def _prepare(saved: SavedModel, wanted: tuple) -> tuple | None:
         st.button(
             f"Prepare the {FORMAT_NAMES[wanted[2]]} download",
             key="export_prepare",
-            on_click=_request,
-            args=(wanted,),
+            on_click=st.session_state.__setitem__,
+            args=(_REQUESTED, wanted),
         )
         return None
     with st.spinner("Exporting: TensorFlow starts in a process of its own…"):
@@ -90,16 +90,12 @@ def _prepare(saved: SavedModel, wanted: tuple) -> tuple | None:
             result = _export(saved, wanted[2])
         finally:  # tried once per press, even if it raised
             del st.session_state[_REQUESTED]
-        if not isinstance(result, str):
-            st.session_state[_PREPARED] = (wanted, *result)
-    if isinstance(result, str):
+        prepared = None if isinstance(result, str) else (wanted, *result)
+        if prepared is not None:
+            st.session_state[_PREPARED] = prepared
+    if prepared is None:
         st.error(f"The export failed: {result}")
-        return None
-    return st.session_state[_PREPARED]
-
-
-def _request(wanted: tuple) -> None:
-    st.session_state[_REQUESTED] = wanted
+    return prepared
 
 
 def _export(saved: SavedModel, fmt: str) -> tuple[str, bytes] | str:

@@ -300,8 +300,7 @@ class DroppableConnection:
     def __init__(self, page: Page) -> None:
         self._open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
         page.route_web_socket(re.compile(r"/_stcore/stream$"), self._connect)
-        page.reload()  # the websocket opened before the route bypasses it
-        wait_until_idle(page)
+        open_app(page, page.url)  # again: the websocket opened before the route bypasses it
 
     def _connect(self, page_side: WebSocketRoute) -> None:
         self._open.append((page_side, page_side.connect_to_server()))
